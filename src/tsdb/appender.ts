@@ -1,0 +1,146 @@
+/**
+ * Collects one batch of samples. Each sample is checked when appended, so a bad one is reported
+ * alone and never reaches the log; `commit` then writes the accepted samples in one transaction.
+ */
+import {
+  type Appender,
+  DuplicateSampleError,
+  formatLabels,
+  InvalidLabelsError,
+  InvalidSampleLabelsError,
+  InvalidTimestampError,
+  type Labels,
+  OutOfBoundsSampleError,
+  OutOfOrderSampleError,
+  type SeriesRef,
+  sameBits,
+} from "../storage/index.js";
+import { MAX_ABS_TIMESTAMP } from "./chunk/xor.js";
+import type { MemSeries } from "./mem-series.js";
+
+/** What the appender needs from the database; implemented by Tsdb. */
+export interface AppendTarget {
+  seriesByRef(ref: SeriesRef): MemSeries | undefined;
+  /** Finds or creates the series (in memory only); throws InvalidLabelsError. */
+  getOrCreateSeries(labels: Labels): MemSeries;
+  /** Samples older than this are outside retention. */
+  minValidTime(): number;
+  /** Newest accepted value of a series (bit-exact), for duplicate detection. */
+  appendValue(id: number): number;
+  setAppendValue(id: number, v: number): void;
+  commitBatch(
+    created: readonly MemSeries[],
+    count: number,
+    refs: Uint32Array,
+    ts: Float64Array,
+    vs: Float64Array,
+  ): void;
+  /** Undo what append() claimed on the series of an abandoned batch. */
+  releaseBatch(count: number, refs: Uint32Array): void;
+}
+
+const INITIAL_CAPACITY = 1024;
+
+export class TsdbAppender implements Appender {
+  private count = 0;
+  private refs = new Uint32Array(INITIAL_CAPACITY);
+  private ts = new Float64Array(INITIAL_CAPACITY);
+  private vs = new Float64Array(INITIAL_CAPACITY);
+  private created: MemSeries[] = [];
+  private done = false;
+
+  constructor(private readonly db: AppendTarget) {}
+
+  append(ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef {
+    if (this.done) throw new Error("appender already committed or rolled back");
+    let s = ref > 0 ? this.db.seriesByRef(ref) : undefined;
+    if (s === undefined) {
+      try {
+        s = this.db.getOrCreateSeries(labels);
+      } catch (err) {
+        if (err instanceof InvalidLabelsError)
+          throw new InvalidSampleLabelsError(`invalid series: ${err.message}`);
+        throw err;
+      }
+    }
+    if (!Number.isInteger(t) || Math.abs(t) > MAX_ABS_TIMESTAMP) {
+      throw new InvalidTimestampError(
+        `timestamp ${t} of ${formatLabels(s.labels)} is not an integer number of milliseconds within ±2^51`,
+      );
+    }
+    if (typeof v !== "number")
+      throw new InvalidTimestampError(`value of ${formatLabels(s.labels)} is not a number`);
+    if (t < this.db.minValidTime()) {
+      throw new OutOfBoundsSampleError(
+        `sample at ${t} of ${formatLabels(s.labels)} is older than the retention window`,
+      );
+    }
+    if (t <= s.appendT) {
+      if (t < s.appendT) {
+        throw new OutOfOrderSampleError(
+          `out-of-order sample at ${t} of ${formatLabels(s.labels)}: newest sample is at ${s.appendT}`,
+        );
+      }
+      if (sameBits(v, this.db.appendValue(s.id))) return s.id;
+      throw new DuplicateSampleError(
+        `duplicate sample at ${t} of ${formatLabels(s.labels)} with a different value (${v}, stored ${this.db.appendValue(s.id)})`,
+      );
+    }
+    const n = this.count;
+    if (n === this.refs.length) this.grow();
+    this.refs[n] = s.id;
+    this.ts[n] = t;
+    this.vs[n] = v;
+    this.count = n + 1;
+    s.appendT = t;
+    this.db.setAppendValue(s.id, v);
+    if (s.firstT === Number.POSITIVE_INFINITY) s.firstT = t;
+    if (!s.persisted && s.pendingOwner !== this) {
+      s.pendingOwner = this;
+      this.created.push(s);
+    }
+    return s.id;
+  }
+
+  commit(): void {
+    if (this.done) throw new Error("appender already committed or rolled back");
+    this.done = true;
+    try {
+      if (this.count > 0) this.db.commitBatch(this.created, this.count, this.refs, this.ts, this.vs);
+    } catch (err) {
+      this.abandon();
+      throw err;
+    }
+    this.release();
+  }
+
+  rollback(): void {
+    if (this.done) return;
+    this.done = true;
+    this.abandon();
+  }
+
+  private abandon(): void {
+    this.db.releaseBatch(this.count, this.refs);
+    this.release();
+  }
+
+  private release(): void {
+    for (const s of this.created) if (s.pendingOwner === this) s.pendingOwner = null;
+    this.created = [];
+    this.count = 0;
+  }
+
+  private grow(): void {
+    const size = this.refs.length * 2;
+    const refs = new Uint32Array(size);
+    refs.set(this.refs);
+    const ts = new Float64Array(size);
+    ts.set(this.ts);
+    const vs = new Float64Array(size);
+    vs.set(this.vs);
+    this.refs = refs;
+    this.ts = ts;
+    this.vs = vs;
+  }
+}

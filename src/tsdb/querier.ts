@@ -1,0 +1,185 @@
+/**
+ * Reads over [mint, maxt]: postings from the in-memory index pick the series, and each series'
+ * iterator walks its persisted chunks (SQLite, one block table at a time) and then the chunks the
+ * head still holds in memory. Damaged chunks are skipped with a warning, never decoded.
+ */
+import {
+  compareLabels,
+  formatLabels,
+  type Labels,
+  listSeriesSet,
+  type Matcher,
+  type Querier,
+  type SampleIterator,
+  type SelectHints,
+  type Series,
+  type SeriesSet,
+} from "../storage/index.js";
+import { XorIterator } from "./chunk/xor.js";
+import type { MemSeries } from "./mem-series.js";
+
+/** A chunk to decode: `count` caps the samples read (the open chunk keeps growing after a snapshot). */
+export interface ChunkRef {
+  data: Uint8Array;
+  count: number;
+  minT: number;
+  maxT: number;
+}
+
+/** What the querier needs from the database; implemented by Tsdb. */
+export interface QueryTarget {
+  postingsForMatchers(matchers: readonly Matcher[]): readonly number[];
+  seriesByRef(ref: number): MemSeries | undefined;
+  lastT(s: MemSeries): number;
+  /** Persisted chunks of a series with maxT in [mint, before), oldest first; problems go to warnings. */
+  persistedChunks(s: MemSeries, mint: number, maxt: number, before: number, warnings: string[]): ChunkRef[];
+}
+
+export class TsdbQuerier implements Querier {
+  private readonly warnings: string[] = [];
+
+  constructor(
+    private readonly db: QueryTarget,
+    readonly mint: number,
+    readonly maxt: number,
+  ) {}
+
+  private matchingSeries(matchers: readonly Matcher[]): MemSeries[] {
+    const out: MemSeries[] = [];
+    for (const id of this.db.postingsForMatchers(matchers)) {
+      const s = this.db.seriesByRef(id);
+      if (s && s.firstT <= this.maxt && this.db.lastT(s) >= this.mint) out.push(s);
+    }
+    return out;
+  }
+
+  select(sortSeries: boolean, hints: SelectHints | undefined, ...matchers: Matcher[]): SeriesSet {
+    const mint = hints?.start !== undefined ? Math.max(this.mint, hints.start) : this.mint;
+    const maxt = hints?.end !== undefined ? Math.min(this.maxt, hints.end) : this.maxt;
+    const series = this.matchingSeries(matchers);
+    if (sortSeries) series.sort((a, b) => compareLabels(a.labels, b.labels));
+    const out: Series[] = series.map((s) => new TsdbSeries(this.db, s, mint, maxt, this.warnings));
+    return listSeriesSet(out, this.warnings);
+  }
+
+  labelValues(name: string, ...matchers: Matcher[]): string[] {
+    const values = new Set<string>();
+    for (const s of this.matchingSeries(matchers)) {
+      for (const l of s.labels) if (l.name === name) values.add(l.value);
+    }
+    return [...values].sort();
+  }
+
+  labelNames(...matchers: Matcher[]): string[] {
+    const names = new Set<string>();
+    for (const s of this.matchingSeries(matchers)) for (const l of s.labels) names.add(l.name);
+    return [...names].sort();
+  }
+
+  close(): void {}
+}
+
+class TsdbSeries implements Series {
+  readonly labels: Labels;
+
+  constructor(
+    private readonly db: QueryTarget,
+    private readonly s: MemSeries,
+    private readonly mint: number,
+    private readonly maxt: number,
+    private readonly warnings: string[],
+  ) {
+    this.labels = s.labels;
+  }
+
+  iterator(): SampleIterator {
+    const s = this.s;
+    const memStart = s.memStart();
+    const chunks: ChunkRef[] =
+      this.mint < memStart ? this.db.persistedChunks(s, this.mint, this.maxt, memStart, this.warnings) : [];
+    for (const c of s.closed) if (c.maxT >= this.mint && c.minT <= this.maxt) chunks.push(c);
+    const head = s.head;
+    if (head && head.count > 0 && head.maxT >= this.mint && head.minT <= this.maxt) {
+      // The open chunk: share its buffer, but only read the samples it has now.
+      chunks.push({ data: head.buf, count: head.count, minT: head.minT, maxT: head.maxT });
+    }
+    return new ChunksIterator(chunks, this.mint, this.maxt);
+  }
+
+  toString(): string {
+    return formatLabels(this.labels);
+  }
+}
+
+/** Iterates consecutive, non-overlapping chunks, clipped to [mint, maxt]. */
+export class ChunksIterator implements SampleIterator {
+  private readonly it = new XorIterator();
+  private ci = -1;
+  private t = Number.NEGATIVE_INFINITY;
+  private error: Error | null = null;
+  private exhausted = false;
+
+  constructor(
+    private readonly chunks: readonly ChunkRef[],
+    private readonly mint: number,
+    private readonly maxt: number,
+  ) {}
+
+  private openChunk(i: number): void {
+    const c = this.chunks[i];
+    this.ci = i;
+    this.it.reset(c.data, c.count);
+  }
+
+  next(): boolean {
+    if (this.exhausted) return false;
+    if (this.ci < 0) {
+      if (this.chunks.length === 0) return this.finish();
+      this.openChunk(0);
+    }
+    for (;;) {
+      if (this.it.next()) {
+        const t = this.it.atT();
+        if (t > this.maxt) return this.finish();
+        if (t < this.mint) continue;
+        this.t = t;
+        return true;
+      }
+      const err = this.it.err();
+      if (err) {
+        this.error = err;
+        return this.finish();
+      }
+      if (this.ci + 1 >= this.chunks.length) return this.finish();
+      this.openChunk(this.ci + 1);
+    }
+  }
+
+  seek(t: number): boolean {
+    if (this.exhausted) return false;
+    if (this.ci >= 0 && this.t >= t && this.t !== Number.NEGATIVE_INFINITY) return true;
+    let i = Math.max(this.ci, 0);
+    while (i < this.chunks.length && this.chunks[i].maxT < t) i++;
+    if (i >= this.chunks.length) return this.finish();
+    if (i !== this.ci) this.openChunk(i);
+    while (this.next()) if (this.t >= t) return true;
+    return false;
+  }
+
+  atT(): number {
+    return this.t;
+  }
+
+  atV(): number {
+    return this.it.atV();
+  }
+
+  err(): Error | null {
+    return this.error;
+  }
+
+  private finish(): boolean {
+    this.exhausted = true;
+    return false;
+  }
+}

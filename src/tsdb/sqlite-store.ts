@@ -1,0 +1,265 @@
+/**
+ * The durable side of the TSDB, in one SQLite database (WAL journal mode):
+ *
+ *   meta(key, value)                      schema version, checkpoint sequence
+ *   series(id, labels, first_t, crc)       every series, labels as a JSON [name, value, …] array
+ *   wal(seq, record)                      committed append batches since the last checkpoint
+ *   head(series_id, data)                 per-series head state at the last checkpoint
+ *   chunks_<block>(series_id, max_t, min_t, data)
+ *                                         immutable Gorilla chunks, one table per time block, so that
+ *                                         retention drops whole tables
+ *
+ * Every blob ends in a CRC-32 seeded with its series id, so a damaged or misplaced blob is detected
+ * and skipped instead of decoded into garbage. This module knows rows and blobs, not series logic.
+ */
+import { crc32 } from "node:zlib";
+import Database from "better-sqlite3";
+import { StorageError } from "../storage/index.js";
+
+export type SyncMode = "normal" | "full";
+
+const SCHEMA_VERSION = 1;
+
+export interface SeriesRow {
+  id: number;
+  labels: string;
+  first_t: number;
+  crc: number;
+}
+
+export interface ChunkRow {
+  min_t: number;
+  max_t: number;
+  data: Buffer;
+}
+
+/** Appends a CRC-32 (seeded with `seed`) to `bytes`. */
+export function seal(bytes: Uint8Array, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length + 4);
+  out.set(bytes);
+  out.writeUInt32LE(crc32(bytes, seed >>> 0), bytes.length);
+  return out;
+}
+
+/** The payload of a sealed blob, or null when its checksum does not match. */
+export function unseal(blob: Uint8Array, seed: number): Uint8Array | null {
+  if (blob.length < 4) return null;
+  const body = blob.subarray(0, blob.length - 4);
+  const want =
+    (blob[blob.length - 4] |
+      (blob[blob.length - 3] << 8) |
+      (blob[blob.length - 2] << 16) |
+      (blob[blob.length - 1] << 24)) >>>
+    0;
+  return crc32(body, seed >>> 0) === want ? body : null;
+}
+
+export function labelsCrc(labelsJson: string, id: number): number {
+  return crc32(labelsJson, id >>> 0);
+}
+
+export function blockTableName(block: number): string {
+  return block < 0 ? `chunks_n${-block}` : `chunks_${block}`;
+}
+
+function parseBlockTable(name: string): number | null {
+  const m = /^chunks_(n?)(\d+)$/.exec(name);
+  if (!m) return null;
+  return m[1] ? -Number(m[2]) : Number(m[2]);
+}
+
+/** SQLite errors that mean the file itself is damaged. */
+export function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code ?? "";
+  return code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB";
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insertSeries: db.prepare("INSERT OR REPLACE INTO series (id, labels, first_t, crc) VALUES (?, ?, ?, ?)"),
+    deleteSeries: db.prepare("DELETE FROM series WHERE id = ?"),
+    insertWal: db.prepare("INSERT INTO wal (record) VALUES (?)"),
+    deleteWalUpTo: db.prepare("DELETE FROM wal WHERE seq <= ?"),
+    putHead: db.prepare("INSERT OR REPLACE INTO head (series_id, data) VALUES (?, ?)"),
+    deleteHead: db.prepare("DELETE FROM head WHERE series_id = ?"),
+    setMeta: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
+    getMeta: db.prepare("SELECT value FROM meta WHERE key = ?").pluck(),
+  };
+}
+
+export class SqliteStore {
+  readonly db: Database.Database;
+  private readonly blockSet = new Set<number>();
+  private readonly insertChunkStmts = new Map<number, Database.Statement>();
+  private readonly readChunkStmts = new Map<number, Database.Statement>();
+  private readonly stmts: ReturnType<typeof prepareStatements>;
+
+  constructor(
+    readonly path: string,
+    sync: SyncMode,
+  ) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma("auto_vacuum = INCREMENTAL");
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma(`synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
+      this.db.pragma("cache_size = -65536");
+      this.db.pragma("wal_autocheckpoint = 4000");
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL, first_t INTEGER NOT NULL, crc INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS wal (seq INTEGER PRIMARY KEY AUTOINCREMENT, record BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS head (series_id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+      `);
+    } catch (err) {
+      throw new StorageError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.stmts = prepareStatements(this.db);
+    const version = this.getMeta("schema_version");
+    if (version === null) this.setMeta("schema_version", SCHEMA_VERSION);
+    else if (version !== SCHEMA_VERSION) {
+      throw new StorageError(
+        `${path} has schema version ${version}; this build reads version ${SCHEMA_VERSION}`,
+      );
+    }
+    for (const { name } of this.db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'chunks_%'")
+      .all() as { name: string }[]) {
+      const block = parseBlockTable(name);
+      if (block !== null) this.blockSet.add(block);
+    }
+  }
+
+  getMeta(key: string): number | null {
+    const v = this.stmts.getMeta.get(key) as number | undefined;
+    return v === undefined ? null : v;
+  }
+
+  setMeta(key: string, value: number): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  /** Runs fn in one transaction; SQLite errors become StorageError and nothing of fn is kept. */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`write to ${this.path} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  insertSeries(id: number, labelsJson: string, firstT: number): void {
+    this.stmts.insertSeries.run(id, labelsJson, firstT, labelsCrc(labelsJson, id));
+  }
+
+  deleteSeries(id: number): void {
+    this.stmts.deleteSeries.run(id);
+    this.stmts.deleteHead.run(id);
+  }
+
+  *iterateSeries(): Generator<SeriesRow> {
+    yield* this.db
+      .prepare("SELECT id, labels, first_t, crc FROM series ORDER BY id")
+      .iterate() as Iterable<SeriesRow>;
+  }
+
+  appendWal(record: Uint8Array): number {
+    return Number(this.stmts.insertWal.run(record).lastInsertRowid);
+  }
+
+  *iterateWal(afterSeq: number): Generator<{ seq: number; record: Buffer }> {
+    yield* this.db
+      .prepare("SELECT seq, record FROM wal WHERE seq > ? ORDER BY seq")
+      .iterate(afterSeq) as Iterable<{
+      seq: number;
+      record: Buffer;
+    }>;
+  }
+
+  truncateWal(upToSeq: number): void {
+    this.stmts.deleteWalUpTo.run(upToSeq);
+  }
+
+  walBytes(): number {
+    return (this.db.prepare("SELECT coalesce(sum(length(record)), 0) FROM wal").pluck().get() as number) ?? 0;
+  }
+
+  putHead(seriesId: number, blob: Uint8Array): void {
+    this.stmts.putHead.run(seriesId, blob);
+  }
+
+  deleteHead(seriesId: number): void {
+    this.stmts.deleteHead.run(seriesId);
+  }
+
+  *iterateHeads(): Generator<{ series_id: number; data: Buffer }> {
+    yield* this.db.prepare("SELECT series_id, data FROM head ORDER BY series_id").iterate() as Iterable<{
+      series_id: number;
+      data: Buffer;
+    }>;
+  }
+
+  blocks(): number[] {
+    return [...this.blockSet].sort((a, b) => a - b);
+  }
+
+  hasBlock(block: number): boolean {
+    return this.blockSet.has(block);
+  }
+
+  insertChunk(block: number, seriesId: number, minT: number, maxT: number, sealed: Uint8Array): void {
+    let stmt = this.insertChunkStmts.get(block);
+    if (!stmt) {
+      const table = blockTableName(block);
+      this.db.exec(
+        `CREATE TABLE IF NOT EXISTS ${table} (series_id INTEGER NOT NULL, max_t INTEGER NOT NULL, min_t INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series_id, max_t)) WITHOUT ROWID`,
+      );
+      this.blockSet.add(block);
+      stmt = this.db.prepare(
+        `INSERT OR REPLACE INTO ${table} (series_id, max_t, min_t, data) VALUES (?, ?, ?, ?)`,
+      );
+      this.insertChunkStmts.set(block, stmt);
+    }
+    stmt.run(seriesId, maxT, minT, sealed);
+  }
+
+  /** Chunks of one series in one block whose max_t lies in [fromMaxT, toMaxT], oldest first. */
+  readChunks(block: number, seriesId: number, fromMaxT: number, toMaxT: number): ChunkRow[] {
+    if (!this.blockSet.has(block)) return [];
+    let stmt = this.readChunkStmts.get(block);
+    if (!stmt) {
+      stmt = this.db.prepare(
+        `SELECT min_t, max_t, data FROM ${blockTableName(block)} WHERE series_id = ? AND max_t >= ? AND max_t <= ? ORDER BY max_t`,
+      );
+      this.readChunkStmts.set(block, stmt);
+    }
+    return stmt.all(seriesId, fromMaxT, toMaxT) as ChunkRow[];
+  }
+
+  dropBlock(block: number): void {
+    this.insertChunkStmts.delete(block);
+    this.readChunkStmts.delete(block);
+    this.db.exec(`DROP TABLE IF EXISTS ${blockTableName(block)}`);
+    this.blockSet.delete(block);
+  }
+
+  /** Returns free pages to the file system; cheap when there are none. */
+  reclaimSpace(): void {
+    this.db.pragma("incremental_vacuum");
+  }
+
+  /** SQLite's own structural check; [] when the file is sound. */
+  quickCheck(): string[] {
+    const rows = this.db.pragma("quick_check") as { quick_check: string }[];
+    return rows.map((r) => r.quick_check).filter((s) => s !== "ok");
+  }
+
+  checkpointFile(): void {
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

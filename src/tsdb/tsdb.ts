@@ -1,0 +1,677 @@
+/**
+ * The embedded TSDB: an in-memory head (index + Gorilla chunks) over a SQLite file that holds the
+ * durable log, checkpoints of the head and immutable chunks in per-block tables.
+ *
+ * Write path: append() checks each sample → commit() writes new series rows, the batch's log
+ * record and any chunks cut earlier in ONE SQLite transaction → only then are the samples applied
+ * to the head. A failed transaction leaves memory as it was.
+ *
+ * Recovery: series rows → head checkpoints → replay of log records newer than the checkpoint.
+ * Replay runs the same apply code as commit, so chunks come out bit-identical.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type Appender,
+  formatLabels,
+  type Labels,
+  labelsKey,
+  type Matcher,
+  normalizeLabels,
+  type Querier,
+  type SeriesRef,
+  type Storage,
+  StorageError,
+} from "../storage/index.js";
+import { type AppendTarget, TsdbAppender } from "./appender.js";
+import { MAX_SAMPLES_PER_CHUNK, withPadding, XorEncoder } from "./chunk/xor.js";
+import { LabelIndex } from "./label-index.js";
+import { type MemChunk, MemSeries } from "./mem-series.js";
+import { type ResolvedOptions, resolveOptions, type TsdbOptions } from "./options.js";
+import { type ChunkRef, type QueryTarget, TsdbQuerier } from "./querier.js";
+import { type SalvageReport, salvage } from "./salvage.js";
+import { isCorruption, labelsCrc, SqliteStore, seal, unseal } from "./sqlite-store.js";
+import { decodeWalRecord, encodeWalRecord } from "./wal-record.js";
+
+export interface RecoveryReport {
+  durationMs: number;
+  series: number;
+  /** Samples restored into open head chunks from checkpoints. */
+  checkpointSamples: number;
+  walRecords: number;
+  walSamples: number;
+  /** Damaged rows found while loading (each skipped, never served). */
+  lostSeries: number;
+  lostHeads: number;
+  lostWalRecords: number;
+  /** Log samples whose series row was lost. */
+  orphanSamples: number;
+  /** Set when the file was damaged beyond SQLite's own recovery and rebuilt. */
+  salvage: SalvageReport | null;
+}
+
+export interface TsdbStats {
+  series: number;
+  headChunks: number;
+  memoryClosedChunks: number;
+  pendingChunks: number;
+  blocks: number[];
+  minValidTime: number;
+  headMaxT: number;
+  lastSeq: number;
+  checkpointSeq: number;
+  walBytesSinceCheckpoint: number;
+  droppedOnApply: number;
+}
+
+const HEAD_STATE_BYTES = 16;
+
+export class Tsdb implements Storage, AppendTarget, QueryTarget {
+  readonly options: ResolvedOptions;
+  readonly recovery: RecoveryReport;
+  private store: SqliteStore;
+  private readonly index = new LabelIndex();
+  private readonly byKey = new Map<string, MemSeries>();
+  private byId: (MemSeries | undefined)[] = [];
+  private appendVs = new Float64Array(1024);
+  private lastVs = new Float64Array(1024);
+  private nextId = 1;
+  private headMaxT = Number.NEGATIVE_INFINITY;
+  private lastSeq = 0;
+  private checkpointSeq = 0;
+  private walBytesSinceCheckpoint = 0;
+  private lastCheckpointAt = 0;
+  private pending: { s: MemSeries; chunk: MemChunk }[] = [];
+  private dirtyHeads: MemSeries[] = [];
+  private droppedOnApply = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(options: ResolvedOptions, store: SqliteStore, report: RecoveryReport) {
+    this.options = options;
+    this.store = store;
+    this.recovery = report;
+  }
+
+  static open(options: TsdbOptions): Tsdb {
+    const o = resolveOptions(options);
+    mkdirSync(o.dir, { recursive: true });
+    const path = join(o.dir, "tsdb.sqlite");
+    const started = performance.now();
+    const report: RecoveryReport = {
+      durationMs: 0,
+      series: 0,
+      checkpointSamples: 0,
+      walRecords: 0,
+      walSamples: 0,
+      lostSeries: 0,
+      lostHeads: 0,
+      lostWalRecords: 0,
+      orphanSamples: 0,
+      salvage: null,
+    };
+    const rebuild = (why: string): SqliteStore => {
+      o.log(`tsdb: ${path} is damaged (${why}); rebuilding it from the rows that can still be read`);
+      const { store, report: s } = salvage(path, o.sync);
+      report.salvage = s;
+      o.log(
+        `tsdb: salvage kept ${s.seriesKept} series, ${s.chunksKept} chunks, ${s.walRecordsKept} log records; ` +
+          `lost ${s.seriesLost} series, ${s.chunksLost} chunks, ${s.headsLost} head checkpoints, ` +
+          `${s.walRecordsLost} log records, ${s.readErrors} unreadable ranges; damaged file kept at ${s.movedTo}`,
+      );
+      return store;
+    };
+    let store: SqliteStore;
+    try {
+      store = new SqliteStore(path, o.sync);
+      if (o.verifyOnOpen) {
+        const problems = store.quickCheck();
+        if (problems.length) {
+          store.close();
+          store = rebuild(problems.slice(0, 3).join("; "));
+        }
+      }
+    } catch (err) {
+      const cause = (err as Error).cause ?? err;
+      if (!isCorruption(cause)) throw err;
+      store = rebuild((cause as Error).message);
+    }
+    let db = new Tsdb(o, store, report);
+    try {
+      db.load();
+    } catch (err) {
+      if (!isCorruption(err)) throw err;
+      store.close();
+      const salvaged = rebuild((err as Error).message);
+      db = new Tsdb(o, salvaged, { ...report, salvage: report.salvage });
+      db.load();
+    }
+    db.recovery.durationMs = performance.now() - started;
+    const r = db.recovery;
+    o.log(
+      `tsdb: opened ${path} in ${r.durationMs.toFixed(0)} ms: ${r.series} series, ${r.checkpointSamples} head samples from checkpoint, ` +
+        `${r.walSamples} samples replayed from ${r.walRecords} log records`,
+    );
+    if (r.lostSeries || r.lostHeads || r.lostWalRecords || r.orphanSamples) {
+      o.log(
+        `tsdb: damaged data skipped: ${r.lostSeries} series rows, ${r.lostHeads} head checkpoints, ` +
+          `${r.lostWalRecords} log records, ${r.orphanSamples} samples of unknown series`,
+      );
+    }
+    // Start from a fresh checkpoint so a crash loop never replays the same log twice.
+    if (r.walRecords > 0 || r.salvage) db.checkpoint();
+    if (o.maintenanceIntervalMs > 0) {
+      db.timer = setInterval(() => db.maintainSafely(), o.maintenanceIntervalMs);
+      db.timer.unref();
+    }
+    return db;
+  }
+
+  // ---- loading -------------------------------------------------------------------------------
+
+  private load(): void {
+    const report = this.recovery;
+    for (const row of this.store.iterateSeries()) {
+      let labels: Labels;
+      try {
+        if (labelsCrc(row.labels, row.id) !== row.crc) throw new Error("checksum");
+        const flat = JSON.parse(row.labels) as string[];
+        const pairs = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) pairs.push({ name: flat[i], value: flat[i + 1] });
+        labels = normalizeLabels(pairs);
+      } catch {
+        report.lostSeries++;
+        continue;
+      }
+      const s = this.addSeries(row.id, labels);
+      s.persisted = true;
+      s.firstT = row.first_t;
+      report.series++;
+    }
+    for (const row of this.store.iterateHeads()) {
+      const s = this.byId[row.series_id];
+      const body = s ? unseal(row.data, row.series_id) : null;
+      if (!s || !body || body.length < HEAD_STATE_BYTES) {
+        report.lostHeads++;
+        continue;
+      }
+      const view = new DataView(body.buffer, body.byteOffset, body.length);
+      s.lastT = view.getFloat64(0, true);
+      s.appendT = s.lastT;
+      this.lastVs[s.id] = view.getFloat64(8, true);
+      this.appendVs[s.id] = this.lastVs[s.id];
+      if (body.length > HEAD_STATE_BYTES) {
+        try {
+          s.head = XorEncoder.resume(
+            withPadding(body.subarray(HEAD_STATE_BYTES), body.length - HEAD_STATE_BYTES),
+          );
+          s.headBlockEnd = this.blockEnd(s.head.minT);
+          report.checkpointSamples += s.head.count;
+        } catch {
+          report.lostHeads++;
+          s.head = null;
+        }
+      }
+      if (s.lastT > this.headMaxT) this.headMaxT = s.lastT;
+    }
+    // Series whose checkpoint is missing (damage) learn their newest time from persisted chunks,
+    // so new samples can never overlap what is on disk.
+    for (const s of this.byId) {
+      if (s && s.lastT === Number.NEGATIVE_INFINITY) {
+        const last = this.newestPersistedT(s);
+        if (last !== null) {
+          s.lastT = last;
+          s.appendT = last;
+          if (last > this.headMaxT) this.headMaxT = last;
+        }
+      }
+    }
+    this.checkpointSeq = this.store.getMeta("checkpoint_seq") ?? 0;
+    this.lastSeq = this.checkpointSeq;
+    let expected = this.checkpointSeq + 1;
+    for (const { seq, record } of this.store.iterateWal(this.checkpointSeq)) {
+      if (seq > expected) report.lostWalRecords += seq - expected;
+      expected = seq + 1;
+      this.lastSeq = seq;
+      let batch: ReturnType<typeof decodeWalRecord>;
+      try {
+        batch = decodeWalRecord(record);
+      } catch {
+        report.lostWalRecords++;
+        continue;
+      }
+      for (let i = 0; i < batch.count; i++) {
+        if (!this.byId[batch.refs[i]]) report.orphanSamples++;
+      }
+      this.apply(batch.count, batch.refs, batch.ts, batch.vs);
+      for (let i = 0; i < batch.count; i++) {
+        const s = this.byId[batch.refs[i]];
+        if (s) s.appendT = s.lastT;
+        if (s) this.appendVs[s.id] = this.lastVs[s.id];
+      }
+      report.walRecords++;
+      report.walSamples += batch.count;
+      this.walBytesSinceCheckpoint += record.length;
+    }
+    this.lastCheckpointAt = this.options.now();
+  }
+
+  private newestPersistedT(s: MemSeries): number | null {
+    const blocks = this.store.blocks();
+    for (let i = blocks.length - 1; i >= 0; i--) {
+      const rows = this.store.readChunks(blocks[i], s.id, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      if (rows.length) return rows[rows.length - 1].max_t;
+    }
+    return null;
+  }
+
+  // ---- series --------------------------------------------------------------------------------
+
+  private addSeries(id: number, labels: Labels): MemSeries {
+    const interned = labels.map((l) => ({
+      name: this.index.intern(l.name),
+      value: this.index.intern(l.value),
+    }));
+    const s = new MemSeries(id, interned, labelsKey(interned));
+    this.byKey.set(s.key, s);
+    this.byId[id] = s;
+    this.index.add(id, interned);
+    if (id >= this.nextId) this.nextId = id + 1;
+    if (id >= this.appendVs.length) {
+      const size = Math.max(id + 1, this.appendVs.length * 2);
+      const a = new Float64Array(size);
+      a.set(this.appendVs);
+      this.appendVs = a;
+      const l = new Float64Array(size);
+      l.set(this.lastVs);
+      this.lastVs = l;
+    }
+    return s;
+  }
+
+  seriesByRef(ref: SeriesRef): MemSeries | undefined {
+    return this.byId[ref];
+  }
+
+  getOrCreateSeries(labels: Labels): MemSeries {
+    const normalized = normalizeLabels(labels);
+    const key = labelsKey(normalized);
+    return this.byKey.get(key) ?? this.addSeries(this.nextId, normalized);
+  }
+
+  appendValue(id: number): number {
+    return this.appendVs[id];
+  }
+
+  setAppendValue(id: number, v: number): void {
+    this.appendVs[id] = v;
+  }
+
+  lastT(s: MemSeries): number {
+    return s.lastT;
+  }
+
+  minValidTime(): number {
+    if (this.headMaxT === Number.NEGATIVE_INFINITY) return Number.NEGATIVE_INFINITY;
+    return Math.min(this.headMaxT, this.options.now()) - this.options.retentionMs;
+  }
+
+  private blockOf(t: number): number {
+    return Math.floor(t / this.options.blockDurationMs);
+  }
+
+  private blockEnd(t: number): number {
+    return (this.blockOf(t) + 1) * this.options.blockDurationMs;
+  }
+
+  // ---- writing -------------------------------------------------------------------------------
+
+  appender(): Appender {
+    this.assertOpen();
+    return new TsdbAppender(this);
+  }
+
+  commitBatch(
+    created: readonly MemSeries[],
+    count: number,
+    refs: Uint32Array,
+    ts: Float64Array,
+    vs: Float64Array,
+  ): void {
+    this.assertOpen();
+    const record = encodeWalRecord(count, refs, ts, vs);
+    const pending = this.pending;
+    let seq = 0;
+    this.store.transaction(() => {
+      for (const s of created) {
+        if (!s.persisted) this.store.insertSeries(s.id, labelsJson(s.labels), s.firstT);
+      }
+      seq = this.store.appendWal(record);
+      this.writeChunks(pending);
+    });
+    for (const s of created) s.persisted = true;
+    this.markPersisted(pending);
+    this.pending = [];
+    this.lastSeq = seq;
+    this.walBytesSinceCheckpoint += record.length;
+    this.apply(count, refs, ts, vs);
+  }
+
+  releaseBatch(count: number, refs: Uint32Array): void {
+    for (let i = 0; i < count; i++) {
+      const s = this.byId[refs[i]];
+      if (s) {
+        s.appendT = s.lastT;
+        this.appendVs[s.id] = this.lastVs[s.id];
+      }
+    }
+  }
+
+  /**
+   * Adds committed samples to the head. Deterministic: replaying the log produces the same chunks.
+   * Samples no newer than their series' last one are dropped (possible only when two appenders
+   * interleave on one series).
+   */
+  private apply(count: number, refs: Uint32Array, ts: Float64Array, vs: Float64Array): void {
+    for (let i = 0; i < count; i++) {
+      const s = this.byId[refs[i]];
+      const t = ts[i];
+      if (s === undefined || t <= s.lastT) {
+        this.droppedOnApply++;
+        continue;
+      }
+      let head = s.head;
+      if (head === null || head.count >= MAX_SAMPLES_PER_CHUNK || t >= s.headBlockEnd) {
+        if (head !== null) this.cutHead(s, head);
+        head = new XorEncoder();
+        s.head = head;
+        s.headBlockEnd = this.blockEnd(t);
+      }
+      head.append(t, vs[i]);
+      s.lastT = t;
+      this.lastVs[s.id] = vs[i];
+      if (s.appendT < t) {
+        s.appendT = t;
+        this.appendVs[s.id] = vs[i];
+      }
+      if (s.firstT > t) s.firstT = t;
+      if (!s.headDirty) {
+        s.headDirty = true;
+        this.dirtyHeads.push(s);
+      }
+      if (t > this.headMaxT) this.headMaxT = t;
+    }
+  }
+
+  private cutHead(s: MemSeries, head: XorEncoder): void {
+    const chunk: MemChunk = {
+      data: head.bytes(),
+      count: head.count,
+      minT: head.minT,
+      maxT: head.maxT,
+      persisted: false,
+    };
+    s.closed.push(chunk);
+    this.pending.push({ s, chunk });
+    s.head = null;
+    if (!s.headDirty) {
+      s.headDirty = true;
+      this.dirtyHeads.push(s);
+    }
+  }
+
+  /** Writes closed chunks into their block tables (inside the caller's transaction). */
+  private writeChunks(chunks: readonly { s: MemSeries; chunk: MemChunk }[]): void {
+    const minValid = this.minValidTime();
+    for (const { s, chunk } of chunks) {
+      if (chunk.maxT < minValid && this.blockEnd(chunk.minT) <= minValid) continue;
+      const len = chunk.data.length - 8;
+      this.store.insertChunk(
+        this.blockOf(chunk.minT),
+        s.id,
+        chunk.minT,
+        chunk.maxT,
+        seal(chunk.data.subarray(0, len), s.id),
+      );
+    }
+  }
+
+  private markPersisted(chunks: readonly { s: MemSeries; chunk: MemChunk }[]): void {
+    for (const { chunk } of chunks) chunk.persisted = true;
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  querier(mint: number, maxt: number): Querier {
+    this.assertOpen();
+    return new TsdbQuerier(this, mint, maxt);
+  }
+
+  postingsForMatchers(matchers: readonly Matcher[]): readonly number[] {
+    return this.index.postingsForMatchers(matchers);
+  }
+
+  persistedChunks(s: MemSeries, mint: number, maxt: number, before: number, warnings: string[]): ChunkRef[] {
+    const out: ChunkRef[] = [];
+    const upper = Math.min(maxt, before - 1);
+    const minValid = this.minValidTime();
+    const from = Math.max(
+      mint,
+      minValid === Number.NEGATIVE_INFINITY ? mint : minValid - this.options.blockDurationMs,
+    );
+    const blocks = this.store.blocks();
+    const firstBlock = this.blockOf(Math.max(from, s.firstT));
+    for (const block of blocks) {
+      if (block < firstBlock) continue;
+      if (block * this.options.blockDurationMs > upper) break;
+      let rows: ReturnType<SqliteStore["readChunks"]>;
+      try {
+        rows = this.store.readChunks(block, s.id, mint, before - 1);
+      } catch (err) {
+        warnings.push(
+          `chunks of ${formatLabels(s.labels)} in block ${block} could not be read: ${(err as Error).message}`,
+        );
+        continue;
+      }
+      for (const r of rows) {
+        if (r.min_t > upper) break;
+        const body = unseal(r.data, s.id);
+        if (body === null) {
+          warnings.push(
+            `damaged chunk of ${formatLabels(s.labels)} (${r.min_t}..${r.max_t}) skipped: checksum mismatch`,
+          );
+          continue;
+        }
+        const data = withPadding(body, body.length);
+        out.push({ data, count: (data[0] << 8) | data[1], minT: r.min_t, maxT: r.max_t });
+      }
+    }
+    return out;
+  }
+
+  // ---- maintenance ---------------------------------------------------------------------------
+
+  private maintainSafely(): void {
+    try {
+      this.maintain();
+    } catch (err) {
+      this.options.log(`tsdb: maintenance failed, will retry: ${(err as Error).message}`);
+    }
+  }
+
+  /** Retention, memory eviction and checkpoints; runs on a timer, callable directly (tests). */
+  maintain(): void {
+    this.assertOpen();
+    const removed = this.enforceRetention();
+    const now = this.options.now();
+    if (
+      removed > 0 ||
+      this.walBytesSinceCheckpoint >= this.options.checkpointWalBytes ||
+      now - this.lastCheckpointAt >= this.options.checkpointIntervalMs
+    ) {
+      this.checkpoint();
+    } else if (this.pending.length) {
+      const pending = this.pending;
+      this.store.transaction(() => this.writeChunks(pending));
+      this.markPersisted(pending);
+      this.pending = [];
+    }
+    this.evictFromMemory();
+  }
+
+  /** Drops blocks and series that fell out of retention; returns the number of series removed. */
+  private enforceRetention(): number {
+    const minValid = this.minValidTime();
+    if (minValid === Number.NEGATIVE_INFINITY) return 0;
+    const D = this.options.blockDurationMs;
+    const dropped: number[] = [];
+    for (const block of this.store.blocks()) if ((block + 1) * D <= minValid) dropped.push(block);
+    // Everything before this boundary is gone once the blocks below are dropped.
+    const keptFrom = Math.floor(minValid / D) * D;
+    const doomed: MemSeries[] = [];
+    for (const s of this.byId) {
+      if (!s) continue;
+      if (s.lastT < keptFrom && s.lastT !== Number.NEGATIVE_INFINITY && s.pendingOwner === null)
+        doomed.push(s);
+      else if (s.firstT < keptFrom) s.firstT = keptFrom;
+    }
+    if (dropped.length === 0 && doomed.length === 0) return 0;
+    this.store.transaction(() => {
+      for (const block of dropped) this.store.dropBlock(block);
+      for (const s of doomed) this.store.deleteSeries(s.id);
+    });
+    for (const s of doomed) {
+      this.byKey.delete(s.key);
+      this.byId[s.id] = undefined;
+      this.index.remove(s.id, s.labels);
+      s.head = null;
+      s.closed = [];
+    }
+    if (doomed.length) {
+      this.pending = this.pending.filter((p) => this.byId[p.s.id] === p.s);
+      this.dirtyHeads = this.dirtyHeads.filter((s) => this.byId[s.id] === s);
+    }
+    for (const s of this.byId) {
+      if (s?.closed.length && s.closed[0].maxT < keptFrom)
+        s.closed = s.closed.filter((c) => c.maxT >= keptFrom);
+    }
+    this.store.reclaimSpace();
+    this.options.log(
+      `tsdb: retention removed ${dropped.length} blocks and ${doomed.length} series older than ${new Date(keptFrom).toISOString()}`,
+    );
+    return doomed.length;
+  }
+
+  private evictFromMemory(): void {
+    const horizon = this.headMaxT - this.options.memoryWindowMs;
+    for (const s of this.byId) {
+      if (!s || s.closed.length === 0) continue;
+      let k = 0;
+      while (k < s.closed.length && s.closed[k].persisted && s.closed[k].maxT < horizon) k++;
+      if (k > 0) s.closed = s.closed.slice(k);
+    }
+  }
+
+  /**
+   * Makes the log up to now redundant: closes the open chunks of idle series, writes pending
+   * chunks and every changed head, records the sequence and truncates the log, all in one
+   * transaction.
+   */
+  checkpoint(): void {
+    this.assertOpen();
+    const idleBefore = this.headMaxT - this.options.memoryWindowMs;
+    const closedIdle: MemSeries[] = [];
+    for (const s of this.byId) {
+      if (s?.head && s.head.count > 0 && s.lastT < idleBefore && s.pendingOwner === null) closedIdle.push(s);
+    }
+    const savedPending = this.pending.length;
+    for (const s of closedIdle) this.cutHead(s, s.head!);
+    const pending = this.pending;
+    const dirty = this.dirtyHeads;
+    const seq = this.lastSeq;
+    try {
+      this.store.transaction(() => {
+        this.writeChunks(pending);
+        for (const s of dirty) {
+          if (this.byId[s.id] === s) this.store.putHead(s.id, this.headBlob(s));
+        }
+        this.store.setMeta("checkpoint_seq", seq);
+        this.store.truncateWal(seq);
+      });
+    } catch (err) {
+      // Undo the idle cuts: their chunks go back to being open heads.
+      for (const s of closedIdle) {
+        const chunk = s.closed.pop()!;
+        s.head = XorEncoder.resume(chunk.data);
+        s.headBlockEnd = this.blockEnd(chunk.minT);
+      }
+      this.pending.length = savedPending;
+      throw err;
+    }
+    this.markPersisted(pending);
+    this.pending = [];
+    for (const s of dirty) s.headDirty = false;
+    this.dirtyHeads = [];
+    this.checkpointSeq = seq;
+    this.walBytesSinceCheckpoint = 0;
+    this.lastCheckpointAt = this.options.now();
+  }
+
+  private headBlob(s: MemSeries): Buffer {
+    const chunkLen = s.head && s.head.count > 0 ? s.head.sizeBytes() : 0;
+    const body = new Uint8Array(HEAD_STATE_BYTES + chunkLen);
+    const view = new DataView(body.buffer);
+    view.setFloat64(0, s.lastT, true);
+    view.setFloat64(8, this.lastVs[s.id], true);
+    if (chunkLen) body.set(s.head!.bytes().subarray(0, chunkLen), HEAD_STATE_BYTES);
+    return seal(body, s.id);
+  }
+
+  stats(): TsdbStats {
+    let headChunks = 0;
+    let memoryClosedChunks = 0;
+    let series = 0;
+    for (const s of this.byId) {
+      if (!s) continue;
+      series++;
+      if (s.head && s.head.count > 0) headChunks++;
+      memoryClosedChunks += s.closed.length;
+    }
+    return {
+      series,
+      headChunks,
+      memoryClosedChunks,
+      pendingChunks: this.pending.length,
+      blocks: this.store.blocks(),
+      minValidTime: this.minValidTime(),
+      headMaxT: this.headMaxT,
+      lastSeq: this.lastSeq,
+      checkpointSeq: this.checkpointSeq,
+      walBytesSinceCheckpoint: this.walBytesSinceCheckpoint,
+      droppedOnApply: this.droppedOnApply,
+    };
+  }
+
+  /** Checkpoints (so the next start replays nothing) and closes the file. */
+  close(): void {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    try {
+      this.checkpoint();
+      this.store.checkpointFile();
+    } finally {
+      this.closed = true;
+      this.store.close();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageError("the TSDB is closed");
+  }
+}
+
+function labelsJson(labels: Labels): string {
+  const flat: string[] = [];
+  for (const l of labels) flat.push(l.name, l.value);
+  return JSON.stringify(flat);
+}
