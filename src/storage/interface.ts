@@ -20,10 +20,21 @@ export interface Appender {
    * Timestamps are integer milliseconds.
    */
   append(ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef;
-  /** Makes every accepted sample durable and visible, all of them or none (then it throws `StorageError`). */
-  commit(): void;
+  /**
+   * Makes the accepted samples durable and visible, all of them or none (then it throws
+   * `StorageError`). The only samples left out are those another batch made out of order by
+   * committing newer samples of the same series first; the result counts them.
+   */
+  commit(): CommitResult;
   /** Discards the batch. */
   rollback(): void;
+}
+
+export interface CommitResult {
+  /** Samples stored. */
+  samples: number;
+  /** Samples dropped because another batch committed newer samples of their series first. */
+  outOfOrder: number;
 }
 
 export interface Appendable {

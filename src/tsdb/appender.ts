@@ -4,6 +4,7 @@
  */
 import {
   type Appender,
+  type CommitResult,
   DuplicateSampleError,
   formatLabels,
   InvalidLabelsError,
@@ -34,7 +35,7 @@ export interface AppendTarget {
     refs: Uint32Array,
     ts: Float64Array,
     vs: Float64Array,
-  ): void;
+  ): CommitResult;
   /** Undo what append() claimed on the series of an abandoned batch. */
   releaseBatch(count: number, refs: Uint32Array): void;
 }
@@ -102,16 +103,18 @@ export class TsdbAppender implements Appender {
     return s.id;
   }
 
-  commit(): void {
+  commit(): CommitResult {
     if (this.done) throw new Error("appender already committed or rolled back");
     this.done = true;
+    let result: CommitResult = { samples: 0, outOfOrder: 0 };
     try {
-      if (this.count > 0) this.db.commitBatch(this.created, this.count, this.refs, this.ts, this.vs);
+      if (this.count > 0) result = this.db.commitBatch(this.created, this.count, this.refs, this.ts, this.vs);
     } catch (err) {
       this.abandon();
       throw err;
     }
     this.release();
+    return result;
   }
 
   rollback(): void {

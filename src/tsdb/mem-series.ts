@@ -24,6 +24,8 @@ export class MemSeries {
   lastT = Number.NEGATIVE_INFINITY;
   /** Newest accepted sample time, committed or in an open batch: out-of-order checks use it. */
   appendT = Number.NEGATIVE_INFINITY;
+  /** Scratch for commit: newest time kept so far in the batch being committed. */
+  commitT = Number.NEGATIVE_INFINITY;
   /** The series row is in the database. */
   persisted = false;
   /** The head changed since the last checkpoint (and sits in the dirty list). */

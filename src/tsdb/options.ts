@@ -23,6 +23,11 @@ export interface TsdbOptions {
   checkpointWalBytes?: number;
   /** Background maintenance period in ms (retention, eviction, checkpoints); 0 disables the timer. */
   maintenanceIntervalMs?: number;
+  /**
+   * Upper bound on the database file in bytes (0 = none). A commit that would grow past it fails
+   * with a StorageError, as on a full disk; nothing stored is lost. Retention frees space.
+   */
+  maxDiskBytes?: number;
   /** Run SQLite's structural check when opening (default true). */
   verifyOnOpen?: boolean;
   /** Receives one line per notable event (recovery, data loss, retention). */
@@ -43,6 +48,7 @@ export function resolveOptions(o: TsdbOptions): ResolvedOptions {
     checkpointIntervalMs: o.checkpointIntervalMs ?? 5 * 60_000,
     checkpointWalBytes: o.checkpointWalBytes ?? 64 * 1024 * 1024,
     maintenanceIntervalMs: o.maintenanceIntervalMs ?? 60_000,
+    maxDiskBytes: o.maxDiskBytes ?? 0,
     verifyOnOpen: o.verifyOnOpen ?? true,
     log: o.log ?? (() => {}),
     now: o.now ?? Date.now,

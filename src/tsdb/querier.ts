@@ -48,7 +48,10 @@ export class TsdbQuerier implements Querier {
     const out: MemSeries[] = [];
     for (const id of this.db.postingsForMatchers(matchers)) {
       const s = this.db.seriesByRef(id);
-      if (s && s.firstT <= this.maxt && this.db.lastT(s) >= this.mint) out.push(s);
+      if (s === undefined) continue;
+      const last = this.db.lastT(s);
+      // A series with no committed sample (its first batch is still open or was rolled back) is not visible.
+      if (last !== Number.NEGATIVE_INFINITY && last >= this.mint && s.firstT <= this.maxt) out.push(s);
     }
     return out;
   }

@@ -25,7 +25,11 @@ const WINDOW = 256;
 /** Stop probing ids once this many windows in a row came back empty. */
 const EMPTY_WINDOWS_TO_STOP = 64;
 
-export function salvage(path: string, sync: SyncMode): { store: SqliteStore; report: SalvageReport } {
+export function salvage(
+  path: string,
+  sync: SyncMode,
+  maxBytes = 0,
+): { store: SqliteStore; report: SalvageReport } {
   const movedTo = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
   renameSync(path, movedTo);
   for (const suffix of ["-wal", "-shm"])
@@ -42,7 +46,7 @@ export function salvage(path: string, sync: SyncMode): { store: SqliteStore; rep
     chunksLost: 0,
     readErrors: 0,
   };
-  const store = new SqliteStore(path, sync);
+  const store = new SqliteStore(path, sync, maxBytes);
   let old: Database.Database;
   try {
     old = new Database(movedTo, { fileMustExist: true });

@@ -97,6 +97,7 @@ export class SqliteStore {
   constructor(
     readonly path: string,
     sync: SyncMode,
+    maxBytes = 0,
   ) {
     try {
       this.db = new Database(path);
@@ -104,6 +105,7 @@ export class SqliteStore {
       this.db.pragma("journal_mode = WAL");
       this.db.pragma(`synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
       this.db.pragma("cache_size = -65536");
+      if (maxBytes > 0) this.setMaxBytes(maxBytes);
       this.db.pragma("wal_autocheckpoint = 4000");
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -128,6 +130,12 @@ export class SqliteStore {
       const block = parseBlockTable(name);
       if (block !== null) this.blockSet.add(block);
     }
+  }
+
+  /** Caps the file size: writes past it fail with SQLITE_FULL, like a full disk. */
+  setMaxBytes(maxBytes: number): void {
+    const pageSize = this.db.pragma("page_size", { simple: true }) as number;
+    this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / pageSize))}`);
   }
 
   getMeta(key: string): number | null {

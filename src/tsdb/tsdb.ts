@@ -13,6 +13,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   type Appender,
+  type CommitResult,
   formatLabels,
   type Labels,
   labelsKey,
@@ -112,7 +113,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     };
     const rebuild = (why: string): SqliteStore => {
       o.log(`tsdb: ${path} is damaged (${why}); rebuilding it from the rows that can still be read`);
-      const { store, report: s } = salvage(path, o.sync);
+      const { store, report: s } = salvage(path, o.sync, o.maxDiskBytes);
       report.salvage = s;
       o.log(
         `tsdb: salvage kept ${s.seriesKept} series, ${s.chunksKept} chunks, ${s.walRecordsKept} log records; ` +
@@ -123,7 +124,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     };
     let store: SqliteStore;
     try {
-      store = new SqliteStore(path, o.sync);
+      store = new SqliteStore(path, o.sync, o.maxDiskBytes);
       if (o.verifyOnOpen) {
         const problems = store.quickCheck();
         if (problems.length) {
@@ -333,12 +334,14 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
 
   commitBatch(
     created: readonly MemSeries[],
-    count: number,
+    n: number,
     refs: Uint32Array,
     ts: Float64Array,
     vs: Float64Array,
-  ): void {
+  ): CommitResult {
     this.assertOpen();
+    const count = this.dropOutOfOrder(n, refs, ts, vs);
+    if (count === 0 && created.every((s) => s.persisted)) return { samples: 0, outOfOrder: n };
     const record = encodeWalRecord(count, refs, ts, vs);
     const pending = this.pending;
     let seq = 0;
@@ -355,6 +358,32 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     this.lastSeq = seq;
     this.walBytesSinceCheckpoint += record.length;
     this.apply(count, refs, ts, vs);
+    return { samples: count, outOfOrder: n - count };
+  }
+
+  /**
+   * Compacts the batch in place to the samples that are newer than what their series has
+   * committed. Only interleaved appenders on one series leave anything to drop.
+   */
+  private dropOutOfOrder(n: number, refs: Uint32Array, ts: Float64Array, vs: Float64Array): number {
+    for (let i = 0; i < n; i++) {
+      const s = this.byId[refs[i]];
+      if (s) s.commitT = s.lastT;
+    }
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const s = this.byId[refs[i]];
+      const t = ts[i];
+      if (s === undefined || t <= s.commitT) continue;
+      s.commitT = t;
+      if (k !== i) {
+        refs[k] = refs[i];
+        ts[k] = t;
+        vs[k] = vs[i];
+      }
+      k++;
+    }
+    return k;
   }
 
   releaseBatch(count: number, refs: Uint32Array): void {
