@@ -53,6 +53,33 @@ export function labelsKey(labels: Labels): string {
   return key;
 }
 
+/**
+ * A 52-bit hash of a normalised label set (two FNV-1a lanes over names and values with
+ * separators), for hash maps keyed by series. Collisions are possible: compare labels on a hit.
+ */
+export function labelsHash(labels: Labels): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (const l of labels) {
+    const { name, value } = l;
+    for (let i = 0; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+    }
+    a = Math.imul(a ^ 0xff, 0x01000193);
+    b = Math.imul(b ^ 0xff, 0x5bd1e995);
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+    }
+    a = Math.imul(a ^ 0xfe, 0x01000193);
+    b = Math.imul(b ^ 0xfe, 0x5bd1e995);
+  }
+  return (a >>> 0) * 0x100000 + ((b >>> 12) & 0xfffff);
+}
+
 export function labelsToObject(labels: Labels): Record<string, string> {
   const out: Record<string, string> = {};
   for (const l of labels) out[l.name] = l.value;

@@ -38,19 +38,33 @@ export interface AppendTarget {
   ): CommitResult;
   /** Undo what append() claimed on the series of an abandoned batch. */
   releaseBatch(count: number, refs: Uint32Array): void;
+  /** Batch buffers are pooled: appenders are short-lived and the arrays are not. */
+  takeBuffers(): BatchBuffers | undefined;
+  returnBuffers(b: BatchBuffers): void;
+}
+
+export interface BatchBuffers {
+  refs: Uint32Array;
+  ts: Float64Array;
+  vs: Float64Array;
 }
 
 const INITIAL_CAPACITY = 1024;
 
 export class TsdbAppender implements Appender {
   private count = 0;
-  private refs = new Uint32Array(INITIAL_CAPACITY);
-  private ts = new Float64Array(INITIAL_CAPACITY);
-  private vs = new Float64Array(INITIAL_CAPACITY);
+  private refs: Uint32Array;
+  private ts: Float64Array;
+  private vs: Float64Array;
   private created: MemSeries[] = [];
   private done = false;
 
-  constructor(private readonly db: AppendTarget) {}
+  constructor(private readonly db: AppendTarget) {
+    const b = db.takeBuffers();
+    this.refs = b?.refs ?? new Uint32Array(INITIAL_CAPACITY);
+    this.ts = b?.ts ?? new Float64Array(INITIAL_CAPACITY);
+    this.vs = b?.vs ?? new Float64Array(INITIAL_CAPACITY);
+  }
 
   append(ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef {
     if (this.done) throw new Error("appender already committed or rolled back");
@@ -132,6 +146,7 @@ export class TsdbAppender implements Appender {
     for (const s of this.created) if (s.pendingOwner === this) s.pendingOwner = null;
     this.created = [];
     this.count = 0;
+    this.db.returnBuffers({ refs: this.refs, ts: this.ts, vs: this.vs });
   }
 
   private grow(): void {

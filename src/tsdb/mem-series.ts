@@ -36,7 +36,8 @@ export class MemSeries {
   constructor(
     readonly id: number,
     readonly labels: Labels,
-    readonly key: string,
+    /** labelsHash(labels): the head's series map is keyed by it. */
+    readonly hash: number,
   ) {}
 
   /** Start of the in-memory suffix: persisted chunks older than this are read from disk. */

@@ -41,6 +41,12 @@ export function seal(bytes: Uint8Array, seed: number): Buffer {
   return out;
 }
 
+/** Fills the last 4 bytes of `buf` with the CRC-32 of the bytes before them. */
+export function sealInPlace(buf: Buffer, seed: number): Buffer {
+  buf.writeUInt32LE(crc32(buf.subarray(0, buf.length - 4), seed >>> 0), buf.length - 4);
+  return buf;
+}
+
 /** The payload of a sealed blob, or null when its checksum does not match. */
 export function unseal(blob: Uint8Array, seed: number): Uint8Array | null {
   if (blob.length < 4) return null;
@@ -166,10 +172,8 @@ export class SqliteStore {
     this.stmts.deleteHead.run(id);
   }
 
-  *iterateSeries(): Generator<SeriesRow> {
-    yield* this.db
-      .prepare("SELECT id, labels, first_t, crc FROM series ORDER BY id")
-      .iterate() as Iterable<SeriesRow>;
+  allSeries(): SeriesRow[] {
+    return this.db.prepare("SELECT id, labels, first_t, crc FROM series ORDER BY id").all() as SeriesRow[];
   }
 
   appendWal(record: Uint8Array): number {

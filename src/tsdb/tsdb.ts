@@ -15,8 +15,10 @@ import {
   type Appender,
   type CommitResult,
   formatLabels,
+  type Label,
   type Labels,
-  labelsKey,
+  labelsEqual,
+  labelsHash,
   type Matcher,
   normalizeLabels,
   type Querier,
@@ -24,18 +26,20 @@ import {
   type Storage,
   StorageError,
 } from "../storage/index.js";
-import { type AppendTarget, TsdbAppender } from "./appender.js";
+import { type AppendTarget, type BatchBuffers, TsdbAppender } from "./appender.js";
 import { MAX_SAMPLES_PER_CHUNK, withPadding, XorEncoder } from "./chunk/xor.js";
 import { LabelIndex } from "./label-index.js";
 import { type MemChunk, MemSeries } from "./mem-series.js";
 import { type ResolvedOptions, resolveOptions, type TsdbOptions } from "./options.js";
 import { type ChunkRef, type QueryTarget, TsdbQuerier } from "./querier.js";
 import { type SalvageReport, salvage } from "./salvage.js";
-import { isCorruption, labelsCrc, SqliteStore, seal, unseal } from "./sqlite-store.js";
+import { isCorruption, labelsCrc, SqliteStore, seal, sealInPlace, unseal } from "./sqlite-store.js";
 import { decodeWalRecord, encodeWalRecord } from "./wal-record.js";
 
 export interface RecoveryReport {
   durationMs: number;
+  /** Where the time went: structural check, series rows, head checkpoints, log replay. */
+  phasesMs: { verify: number; series: number; heads: number; wal: number };
   series: number;
   /** Samples restored into open head chunks from checkpoints. */
   checkpointSamples: number;
@@ -66,13 +70,17 @@ export interface TsdbStats {
 }
 
 const HEAD_STATE_BYTES = 16;
+// Copies a value's bits without going through a JS number store that might normalise a NaN.
+const scratch = new Float64Array(1);
+const scratchBytes = new Uint8Array(scratch.buffer);
 
 export class Tsdb implements Storage, AppendTarget, QueryTarget {
   readonly options: ResolvedOptions;
   readonly recovery: RecoveryReport;
   private store: SqliteStore;
   private readonly index = new LabelIndex();
-  private readonly byKey = new Map<string, MemSeries>();
+  /** Series by label hash; a hash shared by several label sets maps to an array of them. */
+  private readonly byHash = new Map<number, MemSeries | MemSeries[]>();
   private byId: (MemSeries | undefined)[] = [];
   private appendVs = new Float64Array(1024);
   private lastVs = new Float64Array(1024);
@@ -85,6 +93,9 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   private pending: { s: MemSeries; chunk: MemChunk }[] = [];
   private dirtyHeads: MemSeries[] = [];
   private droppedOnApply = 0;
+  /** Replayed samples whose series row was lost. */
+  private orphanSamples = 0;
+  private readonly bufferPool: BatchBuffers[] = [];
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -101,6 +112,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     const started = performance.now();
     const report: RecoveryReport = {
       durationMs: 0,
+      phasesMs: { verify: 0, series: 0, heads: 0, wal: 0 },
       series: 0,
       checkpointSamples: 0,
       walRecords: 0,
@@ -126,7 +138,9 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     try {
       store = new SqliteStore(path, o.sync, o.maxDiskBytes);
       if (o.verifyOnOpen) {
+        const verifyStart = performance.now();
         const problems = store.quickCheck();
+        report.phasesMs.verify = performance.now() - verifyStart;
         if (problems.length) {
           store.close();
           store = rebuild(problems.slice(0, 3).join("; "));
@@ -172,14 +186,16 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
 
   private load(): void {
     const report = this.recovery;
-    for (const row of this.store.iterateSeries()) {
+    const t0 = performance.now();
+    for (const row of this.store.allSeries()) {
       let labels: Labels;
       try {
         if (labelsCrc(row.labels, row.id) !== row.crc) throw new Error("checksum");
+        // Stored label sets were normalised when written; the checksum vouches for them.
         const flat = JSON.parse(row.labels) as string[];
-        const pairs = [];
+        const pairs: Label[] = [];
         for (let i = 0; i + 1 < flat.length; i += 2) pairs.push({ name: flat[i], value: flat[i + 1] });
-        labels = normalizeLabels(pairs);
+        labels = pairs;
       } catch {
         report.lostSeries++;
         continue;
@@ -189,6 +205,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       s.firstT = row.first_t;
       report.series++;
     }
+    report.phasesMs.series = performance.now() - t0;
     for (const row of this.store.iterateHeads()) {
       const s = this.byId[row.series_id];
       const body = s ? unseal(row.data, row.series_id) : null;
@@ -215,10 +232,34 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       }
       if (s.lastT > this.headMaxT) this.headMaxT = s.lastT;
     }
-    // Series whose checkpoint is missing (damage) learn their newest time from persisted chunks,
-    // so new samples can never overlap what is on disk.
+    report.phasesMs.heads = performance.now() - t0 - report.phasesMs.series;
+    this.checkpointSeq = this.store.getMeta("checkpoint_seq") ?? 0;
+    this.lastSeq = this.checkpointSeq;
+    let expected = this.checkpointSeq + 1;
+    let reuse: ReturnType<typeof decodeWalRecord> | undefined;
+    for (const { seq, record } of this.store.iterateWal(this.checkpointSeq)) {
+      if (seq > expected) report.lostWalRecords += seq - expected;
+      expected = seq + 1;
+      this.lastSeq = seq;
+      let batch: ReturnType<typeof decodeWalRecord>;
+      try {
+        batch = decodeWalRecord(record, reuse);
+        reuse = batch;
+      } catch {
+        report.lostWalRecords++;
+        continue;
+      }
+      this.apply(batch.count, batch.refs, batch.ts, batch.vs);
+      report.walRecords++;
+      report.walSamples += batch.count;
+      this.walBytesSinceCheckpoint += record.length;
+    }
+    report.orphanSamples = this.orphanSamples;
+    report.phasesMs.wal = performance.now() - t0 - report.phasesMs.series - report.phasesMs.heads;
+    // A series still without a newest time had its checkpoint damaged: learn it from persisted
+    // chunks, so new samples can never overlap what is on disk.
     for (const s of this.byId) {
-      if (s && s.lastT === Number.NEGATIVE_INFINITY) {
+      if (s && s.lastT === Number.NEGATIVE_INFINITY && s.persisted) {
         const last = this.newestPersistedT(s);
         if (last !== null) {
           s.lastT = last;
@@ -226,33 +267,6 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
           if (last > this.headMaxT) this.headMaxT = last;
         }
       }
-    }
-    this.checkpointSeq = this.store.getMeta("checkpoint_seq") ?? 0;
-    this.lastSeq = this.checkpointSeq;
-    let expected = this.checkpointSeq + 1;
-    for (const { seq, record } of this.store.iterateWal(this.checkpointSeq)) {
-      if (seq > expected) report.lostWalRecords += seq - expected;
-      expected = seq + 1;
-      this.lastSeq = seq;
-      let batch: ReturnType<typeof decodeWalRecord>;
-      try {
-        batch = decodeWalRecord(record);
-      } catch {
-        report.lostWalRecords++;
-        continue;
-      }
-      for (let i = 0; i < batch.count; i++) {
-        if (!this.byId[batch.refs[i]]) report.orphanSamples++;
-      }
-      this.apply(batch.count, batch.refs, batch.ts, batch.vs);
-      for (let i = 0; i < batch.count; i++) {
-        const s = this.byId[batch.refs[i]];
-        if (s) s.appendT = s.lastT;
-        if (s) this.appendVs[s.id] = this.lastVs[s.id];
-      }
-      report.walRecords++;
-      report.walSamples += batch.count;
-      this.walBytesSinceCheckpoint += record.length;
     }
     this.lastCheckpointAt = this.options.now();
   }
@@ -273,8 +287,10 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       name: this.index.intern(l.name),
       value: this.index.intern(l.value),
     }));
-    const s = new MemSeries(id, interned, labelsKey(interned));
-    this.byKey.set(s.key, s);
+    const s = new MemSeries(id, interned, labelsHash(interned));
+    const clash = this.byHash.get(s.hash);
+    if (clash === undefined) this.byHash.set(s.hash, s);
+    else this.byHash.set(s.hash, Array.isArray(clash) ? [...clash, s] : [clash, s]);
     this.byId[id] = s;
     this.index.add(id, interned);
     if (id >= this.nextId) this.nextId = id + 1;
@@ -296,8 +312,15 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
 
   getOrCreateSeries(labels: Labels): MemSeries {
     const normalized = normalizeLabels(labels);
-    const key = labelsKey(normalized);
-    return this.byKey.get(key) ?? this.addSeries(this.nextId, normalized);
+    const found = this.byHash.get(labelsHash(normalized));
+    if (found !== undefined) {
+      if (!Array.isArray(found)) {
+        if (labelsEqual(found.labels, normalized)) return found;
+      } else {
+        for (const s of found) if (labelsEqual(s.labels, normalized)) return s;
+      }
+    }
+    return this.addSeries(this.nextId, normalized);
   }
 
   appendValue(id: number): number {
@@ -386,6 +409,14 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     return k;
   }
 
+  takeBuffers(): BatchBuffers | undefined {
+    return this.bufferPool.pop();
+  }
+
+  returnBuffers(b: BatchBuffers): void {
+    if (this.bufferPool.length < 4 && b.refs.length <= 1 << 20) this.bufferPool.push(b);
+  }
+
   releaseBatch(count: number, refs: Uint32Array): void {
     for (let i = 0; i < count; i++) {
       const s = this.byId[refs[i]];
@@ -405,14 +436,21 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     for (let i = 0; i < count; i++) {
       const s = this.byId[refs[i]];
       const t = ts[i];
-      if (s === undefined || t <= s.lastT) {
+      if (s === undefined) {
+        this.orphanSamples++;
+        continue;
+      }
+      if (t <= s.lastT) {
         this.droppedOnApply++;
         continue;
       }
       let head = s.head;
       if (head === null || head.count >= MAX_SAMPLES_PER_CHUNK || t >= s.headBlockEnd) {
+        // Size the new chunk like the last one so it rarely has to grow.
+        const last = head ?? s.closed[s.closed.length - 1];
+        const capacity = last ? ("bitPos" in last ? last.sizeBytes() : last.data.length) + 24 : 48;
         if (head !== null) this.cutHead(s, head);
-        head = new XorEncoder();
+        head = new XorEncoder(capacity);
         s.head = head;
         s.headBlockEnd = this.blockEnd(t);
       }
@@ -570,7 +608,11 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       for (const s of doomed) this.store.deleteSeries(s.id);
     });
     for (const s of doomed) {
-      this.byKey.delete(s.key);
+      const clash = this.byHash.get(s.hash);
+      if (Array.isArray(clash)) {
+        const rest = clash.filter((x) => x !== s);
+        this.byHash.set(s.hash, rest.length === 1 ? rest[0] : rest);
+      } else this.byHash.delete(s.hash);
       this.byId[s.id] = undefined;
       this.index.remove(s.id, s.labels);
       s.head = null;
@@ -646,14 +688,20 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     this.lastCheckpointAt = this.options.now();
   }
 
+  /** lastT, lastV and the open chunk's bytes, sealed: what recovery needs to continue the series. */
   private headBlob(s: MemSeries): Buffer {
-    const chunkLen = s.head && s.head.count > 0 ? s.head.sizeBytes() : 0;
-    const body = new Uint8Array(HEAD_STATE_BYTES + chunkLen);
-    const view = new DataView(body.buffer);
-    view.setFloat64(0, s.lastT, true);
-    view.setFloat64(8, this.lastVs[s.id], true);
-    if (chunkLen) body.set(s.head!.bytes().subarray(0, chunkLen), HEAD_STATE_BYTES);
-    return seal(body, s.id);
+    const head = s.head && s.head.count > 0 ? s.head : null;
+    const chunkLen = head ? head.sizeBytes() : 0;
+    const body = Buffer.allocUnsafe(HEAD_STATE_BYTES + chunkLen + 4);
+    body.writeDoubleLE(s.lastT, 0);
+    scratch[0] = this.lastVs[s.id];
+    body.set(scratchBytes, 8);
+    if (head) {
+      body.set(head.buf.subarray(0, chunkLen), HEAD_STATE_BYTES);
+      body[HEAD_STATE_BYTES] = head.count >>> 8;
+      body[HEAD_STATE_BYTES + 1] = head.count & 0xff;
+    }
+    return sealInPlace(body, s.id);
   }
 
   stats(): TsdbStats {

@@ -71,7 +71,8 @@ export function encodeWalRecord(
   return out.subarray(0, pos + 4);
 }
 
-export function decodeWalRecord(rec: Uint8Array): DecodedBatch {
+/** Decodes a record; `reuse` (a previous result) lends its arrays when they are large enough. */
+export function decodeWalRecord(rec: Uint8Array, reuse?: DecodedBatch): DecodedBatch {
   if (rec.length < 12) throw new WalRecordError(`record of ${rec.length} bytes is too short`);
   const body = rec.length - 4;
   const view = new DataView(rec.buffer, rec.byteOffset, rec.length);
@@ -81,10 +82,11 @@ export function decodeWalRecord(rec: Uint8Array): DecodedBatch {
   const count = view.getUint32(4, true);
   if (8 + count * 8 > body)
     throw new WalRecordError(`record claims ${count} samples but is ${rec.length} bytes`);
-  const vs = new Float64Array(count);
-  new Uint8Array(vs.buffer).set(rec.subarray(8, 8 + count * 8));
-  const refs = new Uint32Array(count);
-  const ts = new Float64Array(count);
+  const fits = reuse !== undefined && reuse.refs.length >= count;
+  const vs = fits ? reuse.vs : new Float64Array(count);
+  new Uint8Array(vs.buffer, 0, count * 8).set(rec.subarray(8, 8 + count * 8));
+  const refs = fits ? reuse.refs : new Uint32Array(count);
+  const ts = fits ? reuse.ts : new Float64Array(count);
   let pos = 8 + count * 8;
   const readVarint = (): number => {
     let x = 0;

@@ -79,9 +79,18 @@ export class XorEncoder {
     return (this.bitPos + 7) >>> 3;
   }
 
-  /** The chunk's bytes (exact length, header filled in), followed by PADDING zero bytes. */
+  /**
+   * The chunk's bytes (header filled in) followed by PADDING zero bytes. May share the encoder's
+   * buffer: call it when the chunk is complete, not before further appends.
+   */
   bytes(): Uint8Array {
     const len = this.sizeBytes();
+    // A buffer with little slack is handed out as is (the encoder is done with it at a cut).
+    if (this.buf.length - len - PADDING <= 32 && this.buf.length >= len + PADDING) {
+      this.buf[0] = this.count >>> 8;
+      this.buf[1] = this.count & 0xff;
+      return this.buf.subarray(0, len + PADDING);
+    }
     const out = new Uint8Array(len + PADDING);
     out.set(this.buf.subarray(0, len));
     out[0] = this.count >>> 8;
@@ -90,6 +99,9 @@ export class XorEncoder {
   }
 
   append(t: number, v: number): void {
+    // One capacity check covers the largest sample (4+64 timestamp bits, 2+5+6+64 value bits);
+    // the writers below then skip bounds checks.
+    if (((this.bitPos + 160) >>> 3) + PADDING > this.buf.length) this.grow(160);
     f64[0] = v;
     const hi = u32[1];
     const lo = u32[0];
@@ -195,27 +207,29 @@ export class XorEncoder {
     this.buf = next;
   }
 
+  /** Writes one bit; the buffer is zeroed, so a 0 only moves the position. */
   private writeBit(bit: number): void {
-    this.grow(1);
     const pos = this.bitPos;
     if (bit !== 0) this.buf[pos >>> 3] |= 0x80 >>> (pos & 7);
     this.bitPos = pos + 1;
   }
 
-  /** Writes the low n bits of value (n ≤ 32), most significant first. */
+  /** Writes the low n bits of value (1 ≤ n ≤ 32), most significant first, into zeroed space. */
   private writeBits(value: number, n: number): void {
-    this.grow(n);
     const buf = this.buf;
     let pos = this.bitPos;
+    this.bitPos = pos + n;
+    // Align the value's top bit with the free bits of the current byte, then spill byte by byte.
     while (n > 0) {
       const free = 8 - (pos & 7);
-      const take = Math.min(n, free);
-      const bits = (value >>> (n - take)) & ((1 << take) - 1);
-      buf[pos >>> 3] |= bits << (free - take);
-      n -= take;
-      pos += take;
+      if (n <= free) {
+        buf[pos >>> 3] |= (value & ((1 << n) - 1)) << (free - n);
+        return;
+      }
+      n -= free;
+      buf[pos >>> 3] |= (value >>> n) & ((1 << free) - 1);
+      pos += free;
     }
-    this.bitPos = pos;
   }
 }
 
