@@ -723,7 +723,8 @@ export function translateRe2(pattern: string): Re2Translation {
     try {
       // Left: literals . * + ? | ( ) ^ $, identical in both when JS compiles them. JS rejects what
       // RE2 also rejects (a**, (*), unbalanced parens) or accepts differently ($*): the parser decides.
-      new RegExp(`^(?:${pattern})$`, "su");
+      // Compiled bare, since the caller's wrapping would balance `a)|(b`.
+      new RegExp(pattern, "su");
       return { source: pattern, flags: "su" };
     } catch {}
   }

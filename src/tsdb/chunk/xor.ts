@@ -265,7 +265,7 @@ export class XorIterator {
   private tDelta = 0;
   private vHi = 0;
   private vLo = 0;
-  private leading = 0;
+  private leading = 0xff;
   private trailing = 0;
   private error: Error | null = null;
 
@@ -276,7 +276,8 @@ export class XorIterator {
     this.total = count;
     this.read = 0;
     this.error = null;
-    this.leading = 0;
+    // 0xff: no value window yet (as in the encoder), so a '10' control bit pair is invalid.
+    this.leading = 0xff;
     this.trailing = 0;
   }
 
@@ -303,7 +304,7 @@ export class XorIterator {
       tDelta: this.tDelta,
       vHi: this.vHi,
       vLo: this.vLo,
-      leading: this.read > 1 ? this.leading : 0xff,
+      leading: this.leading,
       trailing: this.trailing,
     };
   }
@@ -347,6 +348,7 @@ export class XorIterator {
       this.t += this.tDelta;
     }
     this.readValue();
+    if (this.error !== null) return false;
     this.read = n + 1;
     return true;
   }
@@ -377,6 +379,10 @@ export class XorIterator {
     }
     const trailing = this.trailing;
     const sig = 64 - this.leading - trailing;
+    if (sig <= 0) {
+      this.fail("value reuses a window that was never set");
+      return;
+    }
     let xh: number;
     let xl: number;
     if (sig > 32) {
