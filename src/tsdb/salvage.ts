@@ -79,11 +79,14 @@ export function salvage(
         for (const r of rows) onRow(r);
         emptyRun = rows.length ? 0 : emptyRun + 1;
       } else {
+        let found = 0;
         for (let k = start; k < start + WINDOW; k++) {
           const one = tryAll<T>(`SELECT ${columns} FROM ${table} WHERE ${key} = ?`, k);
           if (one) for (const r of one) onRow(r);
+          found += one?.length ?? 0;
         }
-        emptyRun = 0;
+        // An unreadable window counts as empty, or a table that cannot be read at all never ends.
+        emptyRun = found ? 0 : emptyRun + 1;
       }
       start += WINDOW;
     }
