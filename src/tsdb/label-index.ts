@@ -2,20 +2,30 @@
  * The in-memory inverted index: label name → value → postings (sorted series ids), plus the list
  * of all ids. Series ids only grow, so appending keeps every list sorted.
  */
-import { type Labels, type Matcher, MatchType } from "../storage/index.js";
+import { type Label, type Labels, type Matcher, MatchType } from "../storage/index.js";
 import { intersect, merge, type Postings, removeId, subtract } from "./postings.js";
 
 export class LabelIndex {
   private readonly byName = new Map<string, Map<string, number[]>>();
   private readonly all: number[] = [];
-  /** Interned strings so that thousands of series share one copy of "model_name" and its values. */
-  private readonly strings = new Map<string, string>();
+  /**
+   * Interned label pairs: thousands of series share one {model_name: "…"} object instead of
+   * each holding its own copy of the object and its strings.
+   */
+  private readonly pairs = new Map<string, Map<string, Label>>();
 
-  intern(s: string): string {
-    const have = this.strings.get(s);
-    if (have !== undefined) return have;
-    this.strings.set(s, s);
-    return s;
+  internLabel(name: string, value: string): Label {
+    let values = this.pairs.get(name);
+    if (!values) {
+      values = new Map();
+      this.pairs.set(name, values);
+    }
+    let label = values.get(value);
+    if (!label) {
+      label = { name, value };
+      values.set(value, label);
+    }
+    return label;
   }
 
   add(id: number, labels: Labels): void {
@@ -44,7 +54,7 @@ export class LabelIndex {
       removeId(list, id);
       if (list.length === 0) {
         values.delete(l.value);
-        this.strings.delete(l.value);
+        this.pairs.get(l.name)?.delete(l.value);
         if (values.size === 0) this.byName.delete(l.name);
       }
     }

@@ -100,7 +100,12 @@ class TsdbSeries implements Series {
     const memStart = s.memStart();
     const chunks: ChunkRef[] =
       this.mint < memStart ? this.db.persistedChunks(s, this.mint, this.maxt, memStart, this.warnings) : [];
-    for (const c of s.closed) if (c.maxT >= this.mint && c.minT <= this.maxt) chunks.push(c);
+    const closed = s.closed;
+    for (let i = 0; i < closed.length; i++) {
+      if (closed.maxT(i) >= this.mint && closed.minT(i) <= this.maxt) {
+        chunks.push({ data: closed.data(i), count: closed.count(i), minT: closed.minT(i), maxT: closed.maxT(i) });
+      }
+    }
     const head = s.head;
     if (head && head.count > 0 && head.maxT >= this.mint && head.minT <= this.maxt) {
       // The open chunk: share its buffer, but only read the samples it has now.

@@ -110,7 +110,9 @@ export class SqliteStore {
       this.db.pragma("auto_vacuum = INCREMENTAL");
       this.db.pragma("journal_mode = WAL");
       this.db.pragma(`synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
-      this.db.pragma("cache_size = -65536");
+      // 16 MiB of page cache: reads of old chunks also hit the OS cache, and memory per active
+      // series is a budget (see bench:tsdb).
+      this.db.pragma("cache_size = -16384");
       if (maxBytes > 0) this.setMaxBytes(maxBytes);
       this.db.pragma("wal_autocheckpoint = 4000");
       this.db.exec(`

@@ -29,7 +29,7 @@ import {
 import { type AppendTarget, type BatchBuffers, TsdbAppender } from "./appender.js";
 import { MAX_SAMPLES_PER_CHUNK, withPadding, XorEncoder } from "./chunk/xor.js";
 import { LabelIndex } from "./label-index.js";
-import { type MemChunk, MemSeries } from "./mem-series.js";
+import { MemSeries, SeriesTimes } from "./mem-series.js";
 import { type ResolvedOptions, resolveOptions, type TsdbOptions } from "./options.js";
 import { type ChunkRef, type QueryTarget, TsdbQuerier } from "./querier.js";
 import { type SalvageReport, salvage } from "./salvage.js";
@@ -70,6 +70,8 @@ export interface TsdbStats {
 }
 
 const HEAD_STATE_BYTES = 16;
+/** Series and how many of their closed chunks a transaction wrote. */
+type Written = Array<[MemSeries, number]>;
 // Copies a value's bits without going through a JS number store that might normalise a NaN.
 const scratch = new Float64Array(1);
 const scratchBytes = new Uint8Array(scratch.buffer);
@@ -82,6 +84,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   /** Series by label hash; a hash shared by several label sets maps to an array of them. */
   private readonly byHash = new Map<number, MemSeries | MemSeries[]>();
   private byId: (MemSeries | undefined)[] = [];
+  private readonly times = new SeriesTimes();
   private appendVs = new Float64Array(1024);
   private lastVs = new Float64Array(1024);
   private nextId = 1;
@@ -90,7 +93,8 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   private checkpointSeq = 0;
   private walBytesSinceCheckpoint = 0;
   private lastCheckpointAt = 0;
-  private pending: { s: MemSeries; chunk: MemChunk }[] = [];
+  /** Series with closed chunks not yet written to their block tables. */
+  private pending: MemSeries[] = [];
   private dirtyHeads: MemSeries[] = [];
   private droppedOnApply = 0;
   /** Replayed samples whose series row was lost. */
@@ -283,14 +287,12 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   // ---- series --------------------------------------------------------------------------------
 
   private addSeries(id: number, labels: Labels): MemSeries {
-    const interned = labels.map((l) => ({
-      name: this.index.intern(l.name),
-      value: this.index.intern(l.value),
-    }));
-    const s = new MemSeries(id, interned, labelsHash(interned));
-    const clash = this.byHash.get(s.hash);
-    if (clash === undefined) this.byHash.set(s.hash, s);
-    else this.byHash.set(s.hash, Array.isArray(clash) ? [...clash, s] : [clash, s]);
+    const interned = labels.map((l) => this.index.internLabel(l.name, l.value));
+    const s = new MemSeries(id, interned, this.times);
+    const hash = labelsHash(interned);
+    const clash = this.byHash.get(hash);
+    if (clash === undefined) this.byHash.set(hash, s);
+    else this.byHash.set(hash, Array.isArray(clash) ? [...clash, s] : [clash, s]);
     this.byId[id] = s;
     this.index.add(id, interned);
     if (id >= this.nextId) this.nextId = id + 1;
@@ -366,18 +368,17 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     const count = this.dropOutOfOrder(n, refs, ts, vs);
     if (count === 0 && created.every((s) => s.persisted)) return { samples: 0, outOfOrder: n };
     const record = encodeWalRecord(count, refs, ts, vs);
-    const pending = this.pending;
     let seq = 0;
+    let written: Written = [];
     this.store.transaction(() => {
       for (const s of created) {
         if (!s.persisted) this.store.insertSeries(s.id, labelsJson(s.labels), s.firstT);
       }
       seq = this.store.appendWal(record);
-      this.writeChunks(pending);
+      written = this.writeChunks();
     });
     for (const s of created) s.persisted = true;
-    this.markPersisted(pending);
-    this.pending = [];
+    this.markPersisted(written);
     this.lastSeq = seq;
     this.walBytesSinceCheckpoint += record.length;
     this.apply(count, refs, ts, vs);
@@ -447,8 +448,9 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       let head = s.head;
       if (head === null || head.count >= MAX_SAMPLES_PER_CHUNK || t >= s.headBlockEnd) {
         // Size the new chunk like the last one so it rarely has to grow.
-        const last = head ?? s.closed[s.closed.length - 1];
-        const capacity = last ? ("bitPos" in last ? last.sizeBytes() : last.data.length) + 24 : 48;
+        const closed = s.closed;
+        const lastBytes = head ? head.sizeBytes() : closed.length ? closed.byteLength(closed.length - 1) : 24;
+        const capacity = lastBytes + 24;
         if (head !== null) this.cutHead(s, head);
         head = new XorEncoder(capacity);
         s.head = head;
@@ -471,15 +473,15 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   }
 
   private cutHead(s: MemSeries, head: XorEncoder): void {
-    const chunk: MemChunk = {
-      data: head.bytes(),
-      count: head.count,
-      minT: head.minT,
-      maxT: head.maxT,
-      persisted: false,
-    };
-    s.closed.push(chunk);
-    this.pending.push({ s, chunk });
+    s.closed.push(head.buf, head.sizeBytes(), head.count, head.minT, head.maxT);
+    // The chunk's header holds its sample count; the open encoder does not keep it current.
+    const bytes = s.closed.exact(s.closed.length - 1);
+    bytes[0] = head.count >>> 8;
+    bytes[1] = head.count & 0xff;
+    if (!s.pendingWrite) {
+      s.pendingWrite = true;
+      this.pending.push(s);
+    }
     s.head = null;
     if (!s.headDirty) {
       s.headDirty = true;
@@ -487,24 +489,33 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     }
   }
 
-  /** Writes closed chunks into their block tables (inside the caller's transaction). */
-  private writeChunks(chunks: readonly { s: MemSeries; chunk: MemChunk }[]): void {
+  /**
+   * Writes the closed chunks not yet on disk into their block tables (inside the caller's
+   * transaction) and says how far each series got, for markPersisted once the transaction holds.
+   */
+  private writeChunks(): Written {
     const minValid = this.minValidTime();
-    for (const { s, chunk } of chunks) {
-      if (chunk.maxT < minValid && this.blockEnd(chunk.minT) <= minValid) continue;
-      const len = chunk.data.length - 8;
-      this.store.insertChunk(
-        this.blockOf(chunk.minT),
-        s.id,
-        chunk.minT,
-        chunk.maxT,
-        seal(chunk.data.subarray(0, len), s.id),
-      );
+    const written: Written = [];
+    for (const s of this.pending) {
+      if (this.byId[s.id] !== s) continue;
+      const closed = s.closed;
+      for (let i = closed.persisted; i < closed.length; i++) {
+        const minT = closed.minT(i);
+        const maxT = closed.maxT(i);
+        if (maxT < minValid && this.blockEnd(minT) <= minValid) continue;
+        this.store.insertChunk(this.blockOf(minT), s.id, minT, maxT, seal(closed.exact(i), s.id));
+      }
+      written.push([s, closed.length]);
     }
+    return written;
   }
 
-  private markPersisted(chunks: readonly { s: MemSeries; chunk: MemChunk }[]): void {
-    for (const { chunk } of chunks) chunk.persisted = true;
+  private markPersisted(written: Written): void {
+    for (const [s, upTo] of written) if (upTo > s.closed.persisted) s.closed.persisted = upTo;
+    this.pending = this.pending.filter((s) => {
+      s.pendingWrite = this.byId[s.id] === s && s.closed.persisted < s.closed.length;
+      return s.pendingWrite;
+    });
   }
 
   // ---- reading -------------------------------------------------------------------------------
@@ -578,10 +589,11 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     ) {
       this.checkpoint();
     } else if (this.pending.length) {
-      const pending = this.pending;
-      this.store.transaction(() => this.writeChunks(pending));
-      this.markPersisted(pending);
-      this.pending = [];
+      let written: Written = [];
+      this.store.transaction(() => {
+        written = this.writeChunks();
+      });
+      this.markPersisted(written);
     }
     this.evictFromMemory();
   }
@@ -608,23 +620,26 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       for (const s of doomed) this.store.deleteSeries(s.id);
     });
     for (const s of doomed) {
-      const clash = this.byHash.get(s.hash);
+      const hash = labelsHash(s.labels);
+      const clash = this.byHash.get(hash);
       if (Array.isArray(clash)) {
         const rest = clash.filter((x) => x !== s);
-        this.byHash.set(s.hash, rest.length === 1 ? rest[0] : rest);
-      } else this.byHash.delete(s.hash);
+        this.byHash.set(hash, rest.length === 1 ? rest[0] : rest);
+      } else this.byHash.delete(hash);
       this.byId[s.id] = undefined;
       this.index.remove(s.id, s.labels);
       s.head = null;
-      s.closed = [];
+      s.closed.dropFirst(s.closed.length);
     }
     if (doomed.length) {
-      this.pending = this.pending.filter((p) => this.byId[p.s.id] === p.s);
+      this.pending = this.pending.filter((s) => this.byId[s.id] === s);
       this.dirtyHeads = this.dirtyHeads.filter((s) => this.byId[s.id] === s);
     }
     for (const s of this.byId) {
-      if (s?.closed.length && s.closed[0].maxT < keptFrom)
-        s.closed = s.closed.filter((c) => c.maxT >= keptFrom);
+      if (!s) continue;
+      let k = 0;
+      while (k < s.closed.length && s.closed.maxT(k) < keptFrom) k++;
+      s.closed.dropFirst(k);
     }
     this.store.reclaimSpace();
     this.options.log(
@@ -638,8 +653,8 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     for (const s of this.byId) {
       if (!s || s.closed.length === 0) continue;
       let k = 0;
-      while (k < s.closed.length && s.closed[k].persisted && s.closed[k].maxT < horizon) k++;
-      if (k > 0) s.closed = s.closed.slice(k);
+      while (k < s.closed.persisted && s.closed.maxT(k) < horizon) k++;
+      s.closed.dropFirst(k);
     }
   }
 
@@ -655,14 +670,13 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     for (const s of this.byId) {
       if (s?.head && s.head.count > 0 && s.lastT < idleBefore && s.pendingOwner === null) closedIdle.push(s);
     }
-    const savedPending = this.pending.length;
     for (const s of closedIdle) this.cutHead(s, s.head!);
-    const pending = this.pending;
     const dirty = this.dirtyHeads;
     const seq = this.lastSeq;
+    let written: Written = [];
     try {
       this.store.transaction(() => {
-        this.writeChunks(pending);
+        written = this.writeChunks();
         for (const s of dirty) {
           if (this.byId[s.id] === s) this.store.putHead(s.id, this.headBlob(s));
         }
@@ -672,15 +686,13 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     } catch (err) {
       // Undo the idle cuts: their chunks go back to being open heads.
       for (const s of closedIdle) {
-        const chunk = s.closed.pop()!;
-        s.head = XorEncoder.resume(chunk.data);
-        s.headBlockEnd = this.blockEnd(chunk.minT);
+        const { data, minT } = s.closed.pop();
+        s.head = XorEncoder.resume(withPadding(data, data.length));
+        s.headBlockEnd = this.blockEnd(minT);
       }
-      this.pending.length = savedPending;
       throw err;
     }
-    this.markPersisted(pending);
-    this.pending = [];
+    this.markPersisted(written);
     for (const s of dirty) s.headDirty = false;
     this.dirtyHeads = [];
     this.checkpointSeq = seq;

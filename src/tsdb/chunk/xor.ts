@@ -99,13 +99,22 @@ export class XorEncoder {
   }
 
   append(t: number, v: number): void {
-    // One capacity check covers the largest sample (4+64 timestamp bits, 2+5+6+64 value bits);
-    // the writers below then skip bounds checks.
-    if (((this.bitPos + 160) >>> 3) + PADDING > this.buf.length) this.grow(160);
     f64[0] = v;
     const hi = u32[1];
     const lo = u32[0];
     const n = this.count;
+    // The common case in a scrape of slowly moving series: same step, same value. The buffer is
+    // zeroed, so its two 0 bits only move the position.
+    if (n >= 2 && t - this.maxT === this.tDelta && hi === this.vHi && lo === this.vLo) {
+      if (((this.bitPos + 2) >>> 3) + PADDING >= this.buf.length) this.grow(2);
+      this.bitPos += 2;
+      this.maxT = t;
+      this.count = n + 1;
+      return;
+    }
+    // One capacity check covers the largest sample (4+64 timestamp bits, 2+5+6+64 value bits);
+    // the writers below then skip bounds checks.
+    if (((this.bitPos + 160) >>> 3) + PADDING > this.buf.length) this.grow(160);
     if (n === 0) {
       this.writeVarint(t >= 0 ? t * 2 : -t * 2 - 1);
       this.writeBits(hi, 32);
@@ -119,7 +128,7 @@ export class XorEncoder {
       const delta = t - this.maxT;
       const dod = delta - this.tDelta;
       this.tDelta = delta;
-      if (dod === 0) this.writeBit(0);
+      if (dod === 0) this.bitPos++;
       else if (dod >= -8191 && dod <= 8192) {
         this.writeBits(0b10, 2);
         this.writeBits(dod & 0x3fff, 14);
@@ -141,8 +150,6 @@ export class XorEncoder {
     this.vHi = hi;
     this.vLo = lo;
     this.count = n + 1;
-    this.buf[0] = this.count >>> 8;
-    this.buf[1] = this.count & 0xff;
   }
 
   private writeValue(hi: number, lo: number): void {
@@ -202,7 +209,8 @@ export class XorEncoder {
   private grow(bits: number): void {
     const need = ((this.bitPos + bits + 7) >>> 3) + PADDING;
     if (need <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(need, this.buf.length * 2));
+    // Grow by half, not double: chunks are small and many, and slack costs memory in every series.
+    const next = new Uint8Array(Math.max(need, this.buf.length + (this.buf.length >>> 1)));
     next.set(this.buf);
     this.buf = next;
   }
