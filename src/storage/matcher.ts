@@ -2,10 +2,12 @@
  * Label matchers with Prometheus's semantics: regexes are fully anchored and `.` matches newlines
  * (Prometheus compiles `^(?s:RE)$`), a missing label reads as the empty string.
  *
- * Prometheus regexes are RE2. JavaScript's RegExp agrees on the syntax PromQL users write; the
- * differences handled here are RE2's leading flag groups (`(?i)`, `(?s)`, `(?m)`, `(?U)` is refused),
- * which JS only takes as flags. Patterns JS cannot compile are rejected with the regex's error.
+ * Prometheus regexes are RE2; `re2.ts` translates them into equivalent JavaScript patterns (flag
+ * groups, case folding, POSIX and Unicode classes, …) and rejects what RE2 rejects, with Go's
+ * messages.
  */
+
+import { translateRe2 } from "./re2.js";
 
 export const MatchType = {
   Equal: "=",
@@ -19,40 +21,27 @@ export class InvalidMatcherError extends Error {
   override readonly name = "InvalidMatcherError";
 }
 
-const LEADING_FLAGS = /^\(\?([imsU]+)\)/;
 const REGEX_META = /[\\^$.|?*+()[\]{}]/;
 
-/** Compiles a Prometheus regex into an anchored JS predicate, with fast paths for literals and literal sets. */
+/** Compiles a Prometheus (RE2) regex into an anchored JS predicate, with fast paths for literal sets. */
 function compileRegex(source: string): (s: string) => boolean {
-  let body = source;
-  let flags = "s";
-  const lead = LEADING_FLAGS.exec(body);
-  if (lead) {
-    if (lead[1].includes("U"))
-      throw new InvalidMatcherError(`unsupported regex flag U in ${JSON.stringify(source)}`);
-    if (lead[1].includes("i")) flags += "i";
-    if (lead[1].includes("m")) flags += "m";
-    body = body.slice(lead[0].length);
-  }
-  if (flags === "s" && !REGEX_META.test(body)) return (s) => s === body;
-  if (flags === "s") {
-    const alternatives = body.split("|");
-    if (alternatives.length > 1 && alternatives.every((a) => !REGEX_META.test(a))) {
-      const set = new Set(alternatives);
-      return (s) => set.has(s);
-    }
+  if (!REGEX_META.test(source)) return (s) => s === source;
+  const alternatives = source.split("|");
+  if (alternatives.length > 1 && alternatives.every((a) => !REGEX_META.test(a))) {
+    const set = new Set(alternatives);
+    return (s) => set.has(s);
   }
   let re: RegExp;
   try {
-    re = new RegExp(`^(?:${body})$`, `${flags}u`);
-  } catch {
-    try {
-      re = new RegExp(`^(?:${body})$`, flags);
-    } catch (err) {
-      throw new InvalidMatcherError(
-        `error parsing regexp ${JSON.stringify(source)}: ${(err as Error).message}`,
-      );
-    }
+    const { source: body, flags } = translateRe2(source);
+    re = new RegExp(`^(?:${body})$`, flags);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new InvalidMatcherError(
+      message.startsWith("error parsing regexp")
+        ? message
+        : `error parsing regexp ${JSON.stringify(source)}: ${message}`,
+    );
   }
   return (s) => re.test(s);
 }

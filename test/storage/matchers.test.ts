@@ -50,7 +50,7 @@ function canonical(objs: Array<Record<string, string>>): string[] {
 }
 
 describe("Matcher (Prometheus model/labels cases)", () => {
-  const supported = matcherCases.filter((c) => !c.re2Only);
+  const supported = matcherCases;
   it(`matches ${supported.length} cases exactly as Prometheus`, () => {
     const failures: string[] = [];
     for (const c of supported) {
