@@ -2,7 +2,8 @@
  * A synthetic inference fleet with the seed's metric set: per project × model × service tier,
  * three counters and two classic histograms (20 finite buckets + +Inf, _sum, _count), i.e. 47
  * series per combination, scraped every 15 s. Values evolve like real counters: requests arrive
- * at a per-combination rate, latencies are lognormal, buckets are cumulative.
+ * at a per-combination rate (heavy-tailed across combinations, see trafficRate), latencies are
+ * lognormal, buckets are cumulative.
  */
 import type { Label, Labels } from "../src/storage/index.js";
 
@@ -54,7 +55,7 @@ export class Fleet {
             project: `proj-${p.toString(16).padStart(8, "0")}`,
             model: big ? `meta-llama/Llama-3.3-70B-Instruct-v${m}` : `meta-llama/Llama-3.1-8B-Instruct-v${m}`,
             tier,
-            reqPerSec: 0.2 + this.random() * (tier === "pt" ? 40 : 8),
+            reqPerSec: this.trafficRate(),
             ttftMedian: big ? 0.35 : 0.08,
             tpotMedian: big ? 0.045 : 0.012,
           });
@@ -63,6 +64,18 @@ export class Fleet {
     }
     for (const c of this.combos) this.addCombinationSeries(c);
     this.values = new Float64Array(this.labels.length);
+  }
+
+  /**
+   * Requests per second of one project × model × tier. Multi-tenant traffic is heavy-tailed: a
+   * quarter of the combinations are idle (a tier or model the project does not use right now),
+   * the rest lognormal around 0.3 req/s with a tail of busy ones, capped at 200 req/s.
+   */
+  private trafficRate(): number {
+    if (this.random() < 0.25) return 0;
+    const u = Math.max(this.random(), 1e-12);
+    const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.random());
+    return Math.min(200, 0.3 * Math.exp(1.5 * z));
   }
 
   get seriesCount(): number {

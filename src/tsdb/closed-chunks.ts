@@ -40,6 +40,15 @@ export class ClosedChunks {
     return end - start;
   }
 
+  /** The packed buffer; chunk i starts at offset(i) and is followed by PADDING readable bytes. */
+  buffer(): Uint8Array {
+    return this.bytes;
+  }
+
+  offset(i: number): number {
+    return this.index[i * FIELDS + 2];
+  }
+
   /** Chunk i's bytes followed by at least PADDING readable bytes (the reader's look-ahead). */
   data(i: number): Uint8Array {
     const start = this.index[i * FIELDS + 2];

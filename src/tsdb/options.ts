@@ -15,7 +15,10 @@ export interface TsdbOptions {
   sync?: SyncMode;
   /** Time span of one block table of persisted chunks, in ms (default 1 day). */
   blockDurationMs?: number;
-  /** Closed chunks stay in memory this long after their last sample, in ms (default 2 h). */
+  /**
+   * Closed chunks stay in memory this long after their last sample, in ms (default 1 h: what a
+   * dashboard's default range reads). Older chunks are read from the block tables.
+   */
   memoryWindowMs?: number;
   /** Checkpoint the head at least this often, in ms (default 5 min). */
   checkpointIntervalMs?: number;
@@ -44,7 +47,7 @@ export function resolveOptions(o: TsdbOptions): ResolvedOptions {
     retentionMs: o.retentionMs ?? 15 * DAY_MS,
     sync: o.sync ?? "normal",
     blockDurationMs: o.blockDurationMs ?? DAY_MS,
-    memoryWindowMs: o.memoryWindowMs ?? 2 * HOUR_MS,
+    memoryWindowMs: o.memoryWindowMs ?? HOUR_MS,
     checkpointIntervalMs: o.checkpointIntervalMs ?? 5 * 60_000,
     checkpointWalBytes: o.checkpointWalBytes ?? 64 * 1024 * 1024,
     maintenanceIntervalMs: o.maintenanceIntervalMs ?? 60_000,

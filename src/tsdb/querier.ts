@@ -21,6 +21,8 @@ import type { MemSeries } from "./mem-series.js";
 /** A chunk to decode: `count` caps the samples read (the open chunk keeps growing after a snapshot). */
 export interface ChunkRef {
   data: Uint8Array;
+  /** Where the chunk starts in `data`. */
+  offset: number;
   count: number;
   minT: number;
   maxT: number;
@@ -103,13 +105,19 @@ class TsdbSeries implements Series {
     const closed = s.closed;
     for (let i = 0; i < closed.length; i++) {
       if (closed.maxT(i) >= this.mint && closed.minT(i) <= this.maxt) {
-        chunks.push({ data: closed.data(i), count: closed.count(i), minT: closed.minT(i), maxT: closed.maxT(i) });
+        chunks.push({
+          data: closed.buffer(),
+          offset: closed.offset(i),
+          count: closed.count(i),
+          minT: closed.minT(i),
+          maxT: closed.maxT(i),
+        });
       }
     }
     const head = s.head;
     if (head && head.count > 0 && head.maxT >= this.mint && head.minT <= this.maxt) {
       // The open chunk: share its buffer, but only read the samples it has now.
-      chunks.push({ data: head.buf, count: head.count, minT: head.minT, maxT: head.maxT });
+      chunks.push({ data: head.buf, offset: 0, count: head.count, minT: head.minT, maxT: head.maxT });
     }
     return new ChunksIterator(chunks, this.mint, this.maxt);
   }
@@ -136,7 +144,7 @@ export class ChunksIterator implements SampleIterator {
   private openChunk(i: number): void {
     const c = this.chunks[i];
     this.ci = i;
-    this.it.reset(c.data, c.count);
+    this.it.reset(c.data, c.count, c.offset);
   }
 
   next(): boolean {

@@ -27,7 +27,7 @@ import {
   StorageError,
 } from "../storage/index.js";
 import { type AppendTarget, type BatchBuffers, TsdbAppender } from "./appender.js";
-import { MAX_SAMPLES_PER_CHUNK, withPadding, XorEncoder } from "./chunk/xor.js";
+import { ENCODER_STATE_BYTES, MAX_SAMPLES_PER_CHUNK, withPadding, XorEncoder } from "./chunk/xor.js";
 import { LabelIndex } from "./label-index.js";
 import { MemSeries, SeriesTimes } from "./mem-series.js";
 import { type ResolvedOptions, resolveOptions, type TsdbOptions } from "./options.js";
@@ -69,6 +69,7 @@ export interface TsdbStats {
   droppedOnApply: number;
 }
 
+/** Head row: newest time and value (16 bytes), then, if a chunk is open, its encoder state and bytes. */
 const HEAD_STATE_BYTES = 16;
 /** Series and how many of their closed chunks a transaction wrote. */
 type Written = Array<[MemSeries, number]>;
@@ -224,9 +225,10 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       this.appendVs[s.id] = this.lastVs[s.id];
       if (body.length > HEAD_STATE_BYTES) {
         try {
-          s.head = XorEncoder.resume(
-            withPadding(body.subarray(HEAD_STATE_BYTES), body.length - HEAD_STATE_BYTES),
-          );
+          const state = HEAD_STATE_BYTES;
+          const chunk = body.subarray(HEAD_STATE_BYTES + ENCODER_STATE_BYTES);
+          if (chunk.length < 3) throw new Error("head chunk too short");
+          s.head = XorEncoder.restore(view, state, chunk);
           s.headBlockEnd = this.blockEnd(s.head.minT);
           report.checkpointSamples += s.head.count;
         } catch {
@@ -561,7 +563,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
           continue;
         }
         const data = withPadding(body, body.length);
-        out.push({ data, count: (data[0] << 8) | data[1], minT: r.min_t, maxT: r.max_t });
+        out.push({ data, offset: 0, count: (data[0] << 8) | data[1], minT: r.min_t, maxT: r.max_t });
       }
     }
     return out;
@@ -704,14 +706,18 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   private headBlob(s: MemSeries): Buffer {
     const head = s.head && s.head.count > 0 ? s.head : null;
     const chunkLen = head ? head.sizeBytes() : 0;
-    const body = Buffer.allocUnsafe(HEAD_STATE_BYTES + chunkLen + 4);
-    body.writeDoubleLE(s.lastT, 0);
+    const stateLen = head ? ENCODER_STATE_BYTES : 0;
+    const body = Buffer.alloc(HEAD_STATE_BYTES + stateLen + chunkLen + 4);
+    const view = new DataView(body.buffer, body.byteOffset, body.length);
+    view.setFloat64(0, s.lastT, true);
     scratch[0] = this.lastVs[s.id];
     body.set(scratchBytes, 8);
     if (head) {
-      body.set(head.buf.subarray(0, chunkLen), HEAD_STATE_BYTES);
-      body[HEAD_STATE_BYTES] = head.count >>> 8;
-      body[HEAD_STATE_BYTES + 1] = head.count & 0xff;
+      head.writeState(view, HEAD_STATE_BYTES);
+      const at = HEAD_STATE_BYTES + ENCODER_STATE_BYTES;
+      body.set(head.buf.subarray(0, chunkLen), at);
+      body[at] = head.count >>> 8;
+      body[at + 1] = head.count & 0xff;
     }
     return sealInPlace(body, s.id);
   }

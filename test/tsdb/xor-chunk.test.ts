@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { StaleNaN } from "../../src/storage/index.js";
 import {
   chunkDataLength,
+  ENCODER_STATE_BYTES,
   MAX_ABS_TIMESTAMP,
   MAX_SAMPLES_PER_CHUNK,
   XorEncoder,
@@ -131,6 +132,30 @@ describe("XOR chunk", () => {
         const resumed = XorEncoder.resume(first.bytes());
         for (let i = cut; i < ts.length; i++) resumed.append(ts[i], vs[i]);
         assert.deepEqual(resumed.bytes(), whole.bytes());
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("restores an encoder from its saved state exactly as from decoding", () => {
+    fc.assert(
+      fc.property(seriesArb, fc.nat(), ({ ts, vs }, cutAt) => {
+        if (ts.length < 2) return;
+        const cut = 1 + (cutAt % (ts.length - 1));
+        const whole = new XorEncoder();
+        for (let i = 0; i < ts.length; i++) whole.append(ts[i], vs[i]);
+        const first = new XorEncoder();
+        for (let i = 0; i < cut; i++) first.append(ts[i], vs[i]);
+        const state = new DataView(new ArrayBuffer(ENCODER_STATE_BYTES));
+        first.writeState(state, 0);
+        const bytes = first.bytes().slice(0, first.sizeBytes());
+        const restored = XorEncoder.restore(state, 0, bytes);
+        for (let i = cut; i < ts.length; i++) restored.append(ts[i], vs[i]);
+        assert.deepEqual(restored.bytes(), whole.bytes());
+        // A state that does not fit the bytes falls back to decoding them.
+        state.setUint32(0, 7, true);
+        const fallback = XorEncoder.restore(state, 0, bytes);
+        assert.equal(fallback.count, cut);
       }),
       { numRuns: 200 },
     );

@@ -15,6 +15,8 @@
  */
 
 export const MAX_SAMPLES_PER_CHUNK = 120;
+/** Size of XorEncoder.writeState's output. */
+export const ENCODER_STATE_BYTES = 40;
 export const PADDING = 8;
 /** Timestamps must be integers within ±2^51 ms so every delta-of-delta stays an exact double. */
 export const MAX_ABS_TIMESTAMP = 2 ** 51;
@@ -75,6 +77,43 @@ export class XorEncoder {
     return enc;
   }
 
+  /** Writes the encoder's state (ENCODER_STATE_BYTES) so `restore` can continue without decoding. */
+  writeState(view: DataView, at: number): void {
+    view.setUint32(at, this.bitPos, true);
+    view.setUint16(at + 4, this.count, true);
+    view.setUint8(at + 6, this.leading);
+    view.setUint8(at + 7, this.trailing);
+    view.setFloat64(at + 8, this.minT, true);
+    view.setFloat64(at + 16, this.maxT, true);
+    view.setFloat64(at + 24, this.tDelta, true);
+    view.setInt32(at + 32, this.vHi, true);
+    view.setInt32(at + 36, this.vLo, true);
+  }
+
+  /**
+   * Rebuilds an encoder from `writeState` output and the chunk's bytes. Falls back to decoding
+   * (`resume`) when the state does not fit the bytes, so a bad state can never produce a bad chunk.
+   */
+  static restore(view: DataView, at: number, data: Uint8Array): XorEncoder {
+    const bitPos = view.getUint32(at, true);
+    const count = view.getUint16(at + 4, true);
+    if (count < 1 || count > MAX_SAMPLES_PER_CHUNK || (bitPos + 7) >>> 3 !== data.length) {
+      return XorEncoder.resume(withPadding(data, data.length));
+    }
+    const enc = new XorEncoder(data.length + 24);
+    enc.buf.set(data);
+    enc.bitPos = bitPos;
+    enc.count = count;
+    enc.leading = view.getUint8(at + 6);
+    enc.trailing = view.getUint8(at + 7);
+    enc.minT = view.getFloat64(at + 8, true);
+    enc.maxT = view.getFloat64(at + 16, true);
+    enc.tDelta = view.getFloat64(at + 24, true);
+    enc.vHi = view.getInt32(at + 32, true);
+    enc.vLo = view.getInt32(at + 36, true);
+    return enc;
+  }
+
   sizeBytes(): number {
     return (this.bitPos + 7) >>> 3;
   }
@@ -100,8 +139,9 @@ export class XorEncoder {
 
   append(t: number, v: number): void {
     f64[0] = v;
-    const hi = u32[1];
-    const lo = u32[0];
+    // Value words are kept as signed 32-bit integers: V8 stores those unboxed in object fields.
+    const hi = u32[1] | 0;
+    const lo = u32[0] | 0;
     const n = this.count;
     // The common case in a scrape of slowly moving series: same step, same value. The buffer is
     // zeroed, so its two 0 bits only move the position.
@@ -277,10 +317,13 @@ export class XorIterator {
   private trailing = 0;
   private error: Error | null = null;
 
-  /** Points the iterator at a chunk; `count` limits it to the first samples (default: the header's count). */
-  reset(data: Uint8Array, count = (data[0] << 8) | data[1]): void {
+  /**
+   * Points the iterator at a chunk starting at `byteOffset` of `data` (so packed chunks need no
+   * view of their own); `count` limits it to the first samples (default: the header's count).
+   */
+  reset(data: Uint8Array, count = (data[0] << 8) | data[1], byteOffset = 0): void {
     this.b = data;
-    this.pos = 16;
+    this.pos = (byteOffset + 2) * 8;
     this.total = count;
     this.read = 0;
     this.error = null;
@@ -325,8 +368,8 @@ export class XorIterator {
       const z = this.readVarint();
       this.t = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
       this.minT = this.t;
-      this.vHi = this.readBits(32);
-      this.vLo = this.readBits(32);
+      this.vHi = this.readBits(32) | 0;
+      this.vLo = this.readBits(32) | 0;
       this.read = 1;
       return true;
     }
@@ -416,8 +459,8 @@ export class XorIterator {
         xl = (s << trailing) >>> 0;
       }
     }
-    this.vHi = (this.vHi ^ xh) >>> 0;
-    this.vLo = (this.vLo ^ xl) >>> 0;
+    this.vHi ^= xh;
+    this.vLo ^= xl;
   }
 
   private readBit(): number {
