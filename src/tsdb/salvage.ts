@@ -5,7 +5,7 @@
  */
 import { existsSync, renameSync } from "node:fs";
 import Database from "better-sqlite3";
-import { blockTableName, labelsCrc, SqliteStore, type SyncMode, unseal } from "./sqlite-store.js";
+import { blockTableName, chunkSeed, labelsCrc, SqliteStore, type SyncMode, unseal } from "./sqlite-store.js";
 
 export interface SalvageReport {
   movedTo: string;
@@ -142,7 +142,7 @@ export function salvage(
         );
         if (!rows) continue;
         for (const r of rows) {
-          if (unseal(r.data, id)) {
+          if (unseal(r.data, chunkSeed(id, r.min_t, r.max_t))) {
             store.insertChunk(block, id, r.min_t, r.max_t, r.data);
             report.chunksKept++;
           } else report.chunksLost++;

@@ -9,8 +9,8 @@
  *                                         immutable Gorilla chunks, one table per time block, so that
  *                                         retention drops whole tables
  *
- * Every blob ends in a CRC-32 seeded with its series id, so a damaged or misplaced blob is detected
- * and skipped instead of decoded into garbage. This module knows rows and blobs, not series logic.
+ * Every blob ends in a CRC-32 seeded with its series id (chunks: series id and time range), so a
+ * damaged or misplaced blob is detected and skipped instead of decoded into garbage. This module knows rows and blobs, not series logic.
  */
 import { crc32 } from "node:zlib";
 import Database from "better-sqlite3";
@@ -45,6 +45,18 @@ export function seal(bytes: Uint8Array, seed: number): Buffer {
 export function sealInPlace(buf: Buffer, seed: number): Buffer {
   buf.writeUInt32LE(crc32(buf.subarray(0, buf.length - 4), seed >>> 0), buf.length - 4);
   return buf;
+}
+
+/**
+ * The checksum seed of a chunk row: its series and time range, so a blob moved to another row or
+ * a row whose times were altered fails the check like a damaged blob does.
+ */
+export function chunkSeed(seriesId: number, minT: number, maxT: number): number {
+  const key = Buffer.allocUnsafe(24);
+  key.writeDoubleLE(seriesId, 0);
+  key.writeDoubleLE(minT, 8);
+  key.writeDoubleLE(maxT, 16);
+  return crc32(key);
 }
 
 /** The payload of a sealed blob, or null when its checksum does not match. */

@@ -33,7 +33,7 @@ import { MemSeries, SeriesTimes } from "./mem-series.js";
 import { type ResolvedOptions, resolveOptions, type TsdbOptions } from "./options.js";
 import { type ChunkRef, type QueryTarget, TsdbQuerier } from "./querier.js";
 import { type SalvageReport, salvage } from "./salvage.js";
-import { isCorruption, labelsCrc, SqliteStore, seal, sealInPlace, unseal } from "./sqlite-store.js";
+import { chunkSeed, isCorruption, labelsCrc, SqliteStore, seal, sealInPlace, unseal } from "./sqlite-store.js";
 import { decodeWalRecord, encodeWalRecord } from "./wal-record.js";
 
 export interface RecoveryReport {
@@ -505,7 +505,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         const minT = closed.minT(i);
         const maxT = closed.maxT(i);
         if (maxT < minValid && this.blockEnd(minT) <= minValid) continue;
-        this.store.insertChunk(this.blockOf(minT), s.id, minT, maxT, seal(closed.exact(i), s.id));
+        this.store.insertChunk(this.blockOf(minT), s.id, minT, maxT, seal(closed.exact(i), chunkSeed(s.id, minT, maxT)));
       }
       written.push([s, closed.length]);
     }
@@ -555,7 +555,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       }
       for (const r of rows) {
         if (r.min_t > upper) break;
-        const body = unseal(r.data, s.id);
+        const body = unseal(r.data, chunkSeed(s.id, r.min_t, r.max_t));
         if (body === null) {
           warnings.push(
             `damaged chunk of ${formatLabels(s.labels)} (${r.min_t}..${r.max_t}) skipped: checksum mismatch`,
