@@ -33,7 +33,15 @@ import { MemSeries, SeriesTimes } from "./mem-series.js";
 import { type ResolvedOptions, resolveOptions, type TsdbOptions } from "./options.js";
 import { type ChunkRef, type QueryTarget, TsdbQuerier } from "./querier.js";
 import { type SalvageReport, salvage } from "./salvage.js";
-import { chunkSeed, isCorruption, labelsCrc, SqliteStore, seal, sealInPlace, unseal } from "./sqlite-store.js";
+import {
+  chunkSeed,
+  isCorruption,
+  labelsCrc,
+  SqliteStore,
+  seal,
+  sealInPlace,
+  unseal,
+} from "./sqlite-store.js";
 import { decodeWalRecord, encodeWalRecord } from "./wal-record.js";
 
 export interface RecoveryReport {
@@ -505,7 +513,13 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         const minT = closed.minT(i);
         const maxT = closed.maxT(i);
         if (maxT < minValid && this.blockEnd(minT) <= minValid) continue;
-        this.store.insertChunk(this.blockOf(minT), s.id, minT, maxT, seal(closed.exact(i), chunkSeed(s.id, minT, maxT)));
+        this.store.insertChunk(
+          this.blockOf(minT),
+          s.id,
+          minT,
+          maxT,
+          seal(closed.exact(i), chunkSeed(s.id, minT, maxT)),
+        );
       }
       written.push([s, closed.length]);
     }
