@@ -3,7 +3,16 @@
  * and every row that SQLite can still read and whose checksum holds is copied into a fresh file.
  * Rows are read in small windows so one bad page costs only the rows on it.
  */
-import { existsSync, renameSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
 import Database from "better-sqlite3";
 import { blockTableName, chunkSeed, labelsCrc, SqliteStore, type SyncMode, unseal } from "./sqlite-store.js";
 
@@ -24,6 +33,33 @@ export interface SalvageReport {
 const WINDOW = 256;
 /** Stop probing ids once this many windows in a row came back empty. */
 const EMPTY_WINDOWS_TO_STOP = 64;
+
+/**
+ * A truncated file still claims its old page count in the header, and SQLite then refuses every
+ * read. Shrinking the claim to the pages actually present lets the intact ones be read.
+ */
+function fitHeaderToFile(file: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r+");
+    const header = Buffer.alloc(100);
+    if (readSync(fd, header, 0, 100, 0) < 100 || header.toString("latin1", 0, 16) !== "SQLite format 3\0")
+      return;
+    const rawPageSize = header.readUInt16BE(16);
+    const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+    if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) return;
+    const pages = Math.floor(fstatSync(fd).size / pageSize);
+    if (pages === 0 || header.readUInt32BE(28) <= pages) return;
+    ftruncateSync(fd, pages * pageSize);
+    const count = Buffer.alloc(4);
+    count.writeUInt32BE(pages);
+    writeSync(fd, count, 0, 4, 28);
+  } catch {
+    /* best effort: salvage reads what it can either way */
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 export function salvage(
   path: string,
@@ -47,6 +83,7 @@ export function salvage(
     readErrors: 0,
   };
   const store = new SqliteStore(path, sync, maxBytes);
+  fitHeaderToFile(movedTo);
   let old: Database.Database;
   try {
     old = new Database(movedTo, { fileMustExist: true });

@@ -99,6 +99,12 @@ function prepareStatements(db: Database.Database) {
     insertWal: db.prepare("INSERT INTO wal (record) VALUES (?)"),
     deleteWalUpTo: db.prepare("DELETE FROM wal WHERE seq <= ?"),
     putHead: db.prepare("INSERT OR REPLACE INTO head (series_id, data) VALUES (?, ?)"),
+    noteRecentChunk: db.prepare(
+      "INSERT INTO recent_chunks (series_id, max_t) VALUES (?, ?) ON CONFLICT (series_id) DO UPDATE SET max_t = max(max_t, excluded.max_t)",
+    ),
+    clearRecentChunks: db.prepare("DELETE FROM recent_chunks"),
+    walSequence: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'wal'").pluck(),
+    setWalSequence: db.prepare("INSERT OR REPLACE INTO sqlite_sequence (name, seq) VALUES ('wal', ?)"),
     deleteHead: db.prepare("DELETE FROM head WHERE series_id = ?"),
     setMeta: db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
     getMeta: db.prepare("SELECT value FROM meta WHERE key = ?").pluck(),
@@ -133,6 +139,7 @@ export class SqliteStore {
         CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL, first_t INTEGER NOT NULL, crc INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS wal (seq INTEGER PRIMARY KEY AUTOINCREMENT, record BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS head (series_id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS recent_chunks (series_id INTEGER PRIMARY KEY, max_t INTEGER NOT NULL);
       `);
     } catch (err) {
       throw new StorageError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
@@ -204,8 +211,52 @@ export class SqliteStore {
     }>;
   }
 
+  /** Drops log records up to `upToSeq`: a checkpoint made them redundant (so are the recent-chunk notes). */
   truncateWal(upToSeq: number): void {
     this.stmts.deleteWalUpTo.run(upToSeq);
+    this.stmts.clearRecentChunks.run();
+  }
+
+  /** Makes sure new log records get sequence numbers above `seq` (after a rebuild lost the counter). */
+  ensureWalSequenceAbove(seq: number): void {
+    const current = (this.stmts.walSequence.get() as number | undefined) ?? 0;
+    if (current < seq) this.stmts.setWalSequence.run(seq);
+  }
+
+  /**
+   * Newest persisted chunk time of each series with chunks written since the last checkpoint:
+   * recovery must not rebuild those samples into chunks again.
+   */
+  recentChunks(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const r of this.db.prepare("SELECT series_id, max_t FROM recent_chunks").raw().all() as [
+      number,
+      number,
+    ][]) {
+      out.set(r[0], r[1]);
+    }
+    return out;
+  }
+
+  /** The largest series id that any table mentions (ids must never be reused, even after damage). */
+  maxSeriesIdAnywhere(): number {
+    let max = 0;
+    const tables = [
+      "series:id",
+      "head:series_id",
+      "recent_chunks:series_id",
+      ...[...this.blockSet].map((b) => `${blockTableName(b)}:series_id`),
+    ];
+    for (const spec of tables) {
+      const [table, column] = spec.split(":");
+      try {
+        const v = this.db.prepare(`SELECT max(${column}) FROM ${table}`).pluck().get() as number | null;
+        if (v !== null && v > max) max = v;
+      } catch {
+        /* a damaged table: the ids it held are counted by the others or by meta */
+      }
+    }
+    return Math.max(max, this.getMeta("next_series_id") ?? 0);
   }
 
   walBytes(): number {
@@ -249,6 +300,7 @@ export class SqliteStore {
       this.insertChunkStmts.set(block, stmt);
     }
     stmt.run(seriesId, maxT, minT, sealed);
+    this.stmts.noteRecentChunk.run(seriesId, maxT);
   }
 
   /** Chunks of one series in one block whose max_t lies in [fromMaxT, toMaxT], oldest first. */

@@ -246,9 +246,27 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       }
       if (s.lastT > this.headMaxT) this.headMaxT = s.lastT;
     }
+    // Chunks written since the checkpoint are on disk already: an open chunk they cover is dropped
+    // and log samples up to their end are not applied again. Without this, a log record lost to
+    // damage would make replay cut different chunks that overlap the ones on disk.
+    const floors = this.store.recentChunks();
+    for (const [id, maxT] of floors) {
+      const s = this.byId[id];
+      if (!s) continue;
+      if (s.head && s.head.minT <= maxT) {
+        report.checkpointSamples -= s.head.count;
+        s.head = null;
+      }
+      if (s.lastT < maxT) {
+        s.lastT = maxT;
+        s.appendT = maxT;
+        if (maxT > this.headMaxT) this.headMaxT = maxT;
+      }
+    }
     report.phasesMs.heads = performance.now() - t0 - report.phasesMs.series;
     this.checkpointSeq = this.store.getMeta("checkpoint_seq") ?? 0;
     this.lastSeq = this.checkpointSeq;
+    this.store.ensureWalSequenceAbove(this.checkpointSeq);
     let expected = this.checkpointSeq + 1;
     let reuse: ReturnType<typeof decodeWalRecord> | undefined;
     for (const { seq, record } of this.store.iterateWal(this.checkpointSeq)) {
@@ -263,12 +281,18 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         report.lostWalRecords++;
         continue;
       }
-      this.apply(batch.count, batch.refs, batch.ts, batch.vs);
+      for (let i = 0; i < batch.count; i++) if (batch.refs[i] >= this.nextId) this.nextId = batch.refs[i] + 1;
+      const kept = floors.size
+        ? this.dropBelowFloors(floors, batch.count, batch.refs, batch.ts, batch.vs)
+        : batch.count;
+      this.apply(kept, batch.refs, batch.ts, batch.vs);
       report.walRecords++;
       report.walSamples += batch.count;
       this.walBytesSinceCheckpoint += record.length;
     }
     report.orphanSamples = this.orphanSamples;
+    // Ids are never reused, even those of series whose rows were lost: their chunks still carry them.
+    this.nextId = Math.max(this.nextId, this.store.maxSeriesIdAnywhere() + 1);
     report.phasesMs.wal = performance.now() - t0 - report.phasesMs.series - report.phasesMs.heads;
     // A series still without a newest time had its checkpoint damaged: learn it from persisted
     // chunks, so new samples can never overlap what is on disk.
@@ -283,6 +307,32 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       }
     }
     this.lastCheckpointAt = this.options.now();
+  }
+
+  /**
+   * Compacts a replayed batch to the samples newer than their series' floor (the end of chunks
+   * already on disk); a sample exactly at the floor still tells the newest value.
+   */
+  private dropBelowFloors(
+    floors: Map<number, number>,
+    n: number,
+    refs: Uint32Array,
+    ts: Float64Array,
+    vs: Float64Array,
+  ): number {
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const floor = floors.get(refs[i]);
+      if (floor !== undefined && ts[i] <= floor) {
+        if (ts[i] === floor) this.lastVs[refs[i]] = vs[i];
+        continue;
+      }
+      refs[k] = refs[i];
+      ts[k] = ts[i];
+      vs[k] = vs[i];
+      k++;
+    }
+    return k;
   }
 
   private newestPersistedT(s: MemSeries): number | null {
@@ -381,9 +431,14 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     let seq = 0;
     let written: Written = [];
     this.store.transaction(() => {
+      let newSeries = false;
       for (const s of created) {
-        if (!s.persisted) this.store.insertSeries(s.id, labelsJson(s.labels), s.firstT);
+        if (!s.persisted) {
+          this.store.insertSeries(s.id, labelsJson(s.labels), s.firstT);
+          newSeries = true;
+        }
       }
+      if (newSeries) this.store.setMeta("next_series_id", this.nextId);
       seq = this.store.appendWal(record);
       written = this.writeChunks();
     });
