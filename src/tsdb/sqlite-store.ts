@@ -131,7 +131,6 @@ export class SqliteStore {
       // 16 MiB of page cache: reads of old chunks also hit the OS cache, and memory per active
       // series is a budget (see bench:tsdb).
       this.db.pragma("cache_size = -16384");
-      this.db.pragma("mmap_size = 268435456");
       if (maxBytes > 0) this.setMaxBytes(maxBytes);
       this.db.pragma("wal_autocheckpoint = 4000");
       this.db.exec(`
