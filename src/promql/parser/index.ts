@@ -1,0 +1,135 @@
+/**
+ * The PromQL parser: Prometheus 3.5's language and error messages, built on lezer-promql.
+ *
+ * Steps: the query is lexed as Prometheus lexes it (lexer errors, token descriptions for
+ * messages); duration expressions in ranges and offsets, which lezer-promql 0.305 does not know,
+ * are parsed from the tokens and masked; lezer parses the rest; its tree is converted once into
+ * our AST with the checks Prometheus's grammar actions make (and with `[…]`, `offset` and `@`
+ * moved to the operand they bind to in PromQL); finally checkAST's type checks run. All positions
+ * are UTF-8 byte offsets, as in Prometheus.
+ *
+ * Known gaps: lezer stops reducing left-associative chains after a few hundred operators
+ * (`a + a + …`), so such queries get a syntax error; syntax errors outside label matchers,
+ * grouping labels, `@`, `offset` and `[…]` are reported as "unexpected <token>" without
+ * Prometheus's context suffix; `offset` cannot be a metric name.
+ */
+import { parser } from "@prometheus-io/lezer-promql";
+import type { Expr } from "../ast.js";
+import { ParseError } from "../errors.js";
+import { FUNCTIONS } from "../functions.js";
+import { CheckFailure, checkExpr } from "./check.js";
+import { BrokenTree, type ConvertContext, children } from "./context.js";
+import { convertExpr } from "./convert.js";
+import { scanDurations } from "./durations.js";
+import { firstError, type PendingError, range } from "./errors.js";
+import { lex } from "./lexer.js";
+import { byteOffsets, mapPositions, mapRange } from "./positions.js";
+import { syntaxError } from "./syntax-errors.js";
+import { type Item, Tok } from "./tokens.js";
+
+export interface ParseOptions {
+  /** Functions and aggregations marked experimental (Prometheus's promql-experimental-functions). Default true. */
+  readonly experimentalFunctions?: boolean;
+  /** Arithmetic in ranges, steps and offsets (Prometheus's promql-duration-expr). Default true. */
+  readonly experimentalDurationExpr?: boolean;
+}
+
+/**
+ * Calls of functions lezer does not know would not parse as calls at all; such names are masked
+ * as a known one (`ln`) so the conversion can report "unknown function" as Prometheus does.
+ */
+function maskUnknownFunctions(
+  tokens: readonly Item[],
+  masks: Array<[number, number, string]>,
+  errors: PendingError[],
+) {
+  for (let i = 0; i + 1 < tokens.length; i++) {
+    const tok = tokens[i]!;
+    if (tok.type !== Tok.IDENTIFIER || tokens[i + 1]!.type !== Tok.LEFT_PAREN || FUNCTIONS.has(tok.val))
+      continue;
+    if (tok.val.length >= 2) {
+      masks.push([tok.pos, tok.pos + tok.val.length, "ln"]);
+    } else {
+      const pos = range(tok.pos, tok.pos + 1);
+      errors.push({ message: `unknown function with name "${tok.val}"`, pos, at: pos.end });
+    }
+  }
+}
+
+/**
+ * PromQL numbers lezer does not read (`5.`, `0X1F`) are masked too; values are always taken from
+ * the tokens.
+ */
+function maskNumbers(tokens: readonly Item[], masks: Array<[number, number, string]>) {
+  const covered = (pos: number) => masks.some(([s, e]) => pos >= s && pos < e);
+  for (const tok of tokens) {
+    if ((tok.type === Tok.NUMBER || tok.type === Tok.DURATION) && !covered(tok.pos)) {
+      masks.push([tok.pos, tok.pos + tok.val.length, "1"]);
+    }
+  }
+}
+
+function applyMasks(query: string, masks: Array<[number, number, string]>): string {
+  let out = "";
+  let last = 0;
+  for (const [start, end, placeholder] of masks.sort((a, b) => a[0] - b[0])) {
+    out += query.slice(last, start) + placeholder.padEnd(end - start, " ");
+    last = end;
+  }
+  return out + query.slice(last);
+}
+
+function fail(query: string, message: string, pos: { start: number; end: number }): never {
+  const toBytes = byteOffsets(query);
+  throw new ParseError(message, toBytes ? mapRange(pos, toBytes) : pos, query);
+}
+
+/** Parses a PromQL expression; throws ParseError with Prometheus's message and position. */
+export function parseExpr(query: string, opts: ParseOptions = {}): Expr {
+  const tokens = lex(query);
+  const last = tokens.at(-1)!;
+  if (tokens.length === 1 && last.type === Tok.EOF) fail(query, "no expression found in input", range(0, 0));
+
+  // In Prometheus's order of discovery; on equal positions, earlier entries win.
+  const errors: PendingError[] = [];
+  if (last.type === Tok.ERROR)
+    errors.push({ message: last.val, pos: range(last.pos, query.length), at: last.pos });
+  const durations = scanDurations(tokens, opts.experimentalDurationExpr ?? true);
+  errors.push(...durations.errors);
+  const masks: Array<[number, number, string]> = durations.masks.map(([s, e]) => [s, e, "1"]);
+  maskNumbers(tokens, masks);
+  maskUnknownFunctions(tokens, masks, errors);
+
+  const tree = parser.parse(applyMasks(query, masks));
+  const ctx: ConvertContext = {
+    query,
+    tokens: new Map(tokens.map((t) => [t.pos, t])),
+    slots: durations.slots,
+    errors,
+    experimentalFunctions: opts.experimentalFunctions ?? true,
+  };
+  let expr: Expr | undefined;
+  try {
+    const top = children(tree.topNode);
+    if (top.length !== 1) throw new BrokenTree();
+    expr = convertExpr(ctx, top[0]!);
+  } catch (err) {
+    // Past a syntax error only the errors found before it count; the syntax error is reported.
+    if (!(err instanceof BrokenTree)) throw err;
+  }
+  const syntax = syntaxError(tree, tokens);
+  if (syntax) errors.push(syntax);
+  const first = firstError(errors);
+  if (first) fail(query, first.message, first.pos);
+  if (!expr)
+    fail(query, `unexpected ${last.type === Tok.EOF ? "end of input" : last.val}`, range(last.pos, last.pos));
+
+  try {
+    expr = checkExpr(expr, query);
+  } catch (err) {
+    if (err instanceof CheckFailure) fail(query, err.message, err.pos);
+    throw err;
+  }
+  const toBytes = byteOffsets(query);
+  return toBytes ? mapPositions(expr, toBytes) : expr;
+}
