@@ -1,0 +1,267 @@
+/** Aggregation operators, after Prometheus's aggregation() and aggregationK(). */
+import { type Labels, METRIC_NAME } from "../../storage/index.js";
+import type { AggregateExpr } from "../ast.js";
+import { ExecutionError } from "../errors.js";
+import { warnQuantile } from "./call.js";
+import type { Evaluator } from "./evaluator.js";
+import { keepOnly, keyOf, withLabel, without } from "./labels-util.js";
+import { kahanInc, quantile } from "./math.js";
+import { type EvalValue, newStepSeries, type StepSeries } from "./types.js";
+
+interface Group {
+  metric: Labels;
+  members: StepSeries[];
+  dropName: boolean;
+}
+
+function groupSeries(e: AggregateExpr, series: StepSeries[]): Group[] {
+  const names = new Set(e.grouping);
+  const groups = new Map<string, Group>();
+  const out: Group[] = [];
+  const dropForWithout = new Set([...names, METRIC_NAME]);
+  for (const s of series) {
+    const metric = e.without ? without(s.metric, dropForWithout) : keepOnly(s.metric, names);
+    const key = keyOf(metric);
+    let g = groups.get(key);
+    if (!g) {
+      g = { metric, members: [], dropName: false };
+      groups.set(key, g);
+      out.push(g);
+    }
+    g.members.push(s);
+    // Grouping by the name keeps it, with any member's pending name removal.
+    if (s.dropName) g.dropName = true;
+  }
+  return out;
+}
+
+function scalarParam(ev: Evaluator, e: AggregateExpr): Float64Array {
+  if (!e.param) throw new ExecutionError(`${e.op} needs a parameter`);
+  const v = ev.eval(e.param);
+  if (v.kind !== "scalar") throw new ExecutionError(`expected scalar parameter for ${e.op}`);
+  return v.values;
+}
+
+export function evalAggregate(ev: Evaluator, e: AggregateExpr): EvalValue {
+  let param: Float64Array | null = null;
+  let label = "";
+  if (e.op === "count_values") {
+    const p = ev.eval(e.param!);
+    if (p.kind !== "string") throw new ExecutionError("count_values needs a string parameter");
+    label = p.value;
+  } else if (e.param) param = scalarParam(ev, e);
+  if (e.op === "quantile" && param) for (let i = 0; i < param.length; i++) warnQuantile(ev, param[i]);
+  const input = ev.eval(e.expr);
+  if (input.kind !== "vector") throw new ExecutionError(`aggregation over ${input.kind}`);
+  const n = ev.steps.count;
+  if (e.op === "topk" || e.op === "bottomk" || e.op === "limitk" || e.op === "limit_ratio") {
+    return { kind: "vector", series: aggregateK(ev, e, groupSeries(e, input.series), param!, n) };
+  }
+  if (e.op === "count_values") return { kind: "vector", series: countValues(e, input.series, label, n) };
+  const out: StepSeries[] = [];
+  for (const g of groupSeries(e, input.series)) {
+    const s = newStepSeries(g.metric, n, g.dropName);
+    for (let i = 0; i < n; i++) {
+      const value = aggregateStep(e.op, g.members, i, param ? param[i] : 0);
+      if (value !== undefined) {
+        s.values[i] = value;
+        s.present[i] = 1;
+      }
+    }
+    if (s.present.includes(1)) out.push(s);
+  }
+  return { kind: "vector", series: out };
+}
+
+/** One group at one step, as Prometheus's aggregation() does it; undefined when no member has a value. */
+function aggregateStep(
+  op: AggregateExpr["op"],
+  members: StepSeries[],
+  i: number,
+  param: number,
+): number | undefined {
+  let seen = false;
+  let value = 0;
+  let mean = 0;
+  let c = 0;
+  let count = 0;
+  let incremental = false;
+  const heap: number[] = [];
+  for (const s of members) {
+    if (!s.present[i]) continue;
+    const f = s.values[i];
+    if (!seen) {
+      seen = true;
+      value = f;
+      mean = f;
+      count = 1;
+      if (op === "stddev" || op === "stdvar") value = Number.isFinite(f) ? 0 : Number.NaN;
+      else if (op === "group") value = 1;
+      else if (op === "quantile") heap.push(f);
+      continue;
+    }
+    switch (op) {
+      case "sum":
+        [value, c] = kahanInc(f, value, c);
+        break;
+      case "avg": {
+        count++;
+        if (!incremental) {
+          const [nv, nc] = kahanInc(f, value, c);
+          if (nv !== Number.POSITIVE_INFINITY && nv !== Number.NEGATIVE_INFINITY) {
+            value = nv;
+            c = nc;
+            break;
+          }
+          // The sum would overflow: continue with an incremental mean.
+          incremental = true;
+          mean = value / (count - 1);
+          c /= count - 1;
+        }
+        const q = (count - 1) / count;
+        [mean, c] = kahanInc(f / count, q * mean, q * c);
+        break;
+      }
+      case "max":
+        if (value < f || Number.isNaN(value)) value = f;
+        break;
+      case "min":
+        if (value > f || Number.isNaN(value)) value = f;
+        break;
+      case "count":
+        count++;
+        break;
+      case "group":
+        break;
+      case "stddev":
+      case "stdvar": {
+        count++;
+        const delta = f - mean;
+        mean += delta / count;
+        value += delta * (f - mean);
+        break;
+      }
+      case "quantile":
+        heap.push(f);
+        break;
+      default:
+        throw new ExecutionError(`unsupported aggregation ${op}`);
+    }
+  }
+  if (!seen) return undefined;
+  switch (op) {
+    case "sum":
+      return value + c;
+    case "avg":
+      return incremental ? mean + c : value / count + c / count;
+    case "count":
+      return count;
+    case "stdvar":
+      return value / count;
+    case "stddev":
+      return Math.sqrt(value / count);
+    case "quantile":
+      return quantile(param, heap);
+    default:
+      return value;
+  }
+}
+
+function countValues(e: AggregateExpr, series: StepSeries[], label: string, n: number): StepSeries[] {
+  const out = new Map<string, StepSeries>();
+  const list: StepSeries[] = [];
+  const names = new Set(e.grouping);
+  const dropForWithout = new Set([...names, METRIC_NAME]);
+  for (let i = 0; i < n; i++) {
+    for (const s of series) {
+      if (!s.present[i]) continue;
+      const base = e.without ? without(s.metric, dropForWithout) : keepOnly(s.metric, names);
+      const metric = withLabel(base, label, formatValue(s.values[i]));
+      const key = keyOf(metric);
+      let o = out.get(key);
+      if (!o) {
+        o = newStepSeries(metric, n);
+        out.set(key, o);
+        list.push(o);
+      }
+      o.values[i] = o.present[i] ? o.values[i] + 1 : 1;
+      o.present[i] = 1;
+    }
+  }
+  return list;
+}
+
+/** Go's strconv.FormatFloat(f, 'f', -1, 64), as count_values prints values. */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Number.POSITIVE_INFINITY) return "+Inf";
+  if (v === Number.NEGATIVE_INFINITY) return "-Inf";
+  if (Object.is(v, -0)) return "-0";
+  const s = v.toString();
+  if (!/e/.test(s)) return s;
+  // Expand exponent notation without losing the shortest round-trip digits.
+  const [mant, expStr] = s.split("e");
+  const exp = Number(expStr);
+  const neg = mant.startsWith("-");
+  const digits = mant.replace("-", "").replace(".", "");
+  const point =
+    (mant.replace("-", "").indexOf(".") < 0
+      ? mant.replace("-", "").length
+      : mant.replace("-", "").indexOf(".")) + exp;
+  let out: string;
+  if (point <= 0) out = `0.${"0".repeat(-point)}${digits}`;
+  else if (point >= digits.length) out = digits + "0".repeat(point - digits.length);
+  else out = `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return neg ? `-${out}` : out;
+}
+
+function aggregateK(
+  ev: Evaluator,
+  e: AggregateExpr,
+  groups: Group[],
+  param: Float64Array,
+  n: number,
+): StepSeries[] {
+  // Output series are the input series themselves, kept at the steps where they are selected.
+  const selected = new Map<StepSeries, StepSeries>();
+  const order: StepSeries[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = param[i];
+    for (const g of groups) {
+      const members = g.members.filter((s) => s.present[i]);
+      if (!members.length) continue;
+      let chosen: StepSeries[];
+      if (e.op === "limit_ratio") {
+        throw new ExecutionError("limit_ratio is not supported yet");
+      }
+      if (Number.isNaN(p)) throw new ExecutionError("Parameter value is NaN");
+      const k = Math.min(members.length, Math.trunc(p));
+      if (k < 1) continue;
+      if (e.op === "limitk") chosen = members.slice(0, k);
+      else {
+        const top = e.op === "topk";
+        // NaN sorts last for both topk and bottomk.
+        const sorted = [...members].sort((a, b) => {
+          const x = a.values[i];
+          const y = b.values[i];
+          if (Number.isNaN(x)) return Number.isNaN(y) ? 0 : 1;
+          if (Number.isNaN(y)) return -1;
+          return top ? y - x : x - y;
+        });
+        chosen = sorted.slice(0, k);
+      }
+      for (const s of chosen) {
+        let o = selected.get(s);
+        if (!o) {
+          o = newStepSeries(s.metric, n, s.dropName);
+          selected.set(s, o);
+          order.push(o);
+        }
+        o.values[i] = s.values[i];
+        o.present[i] = 1;
+      }
+    }
+  }
+  void ev;
+  return order;
+}

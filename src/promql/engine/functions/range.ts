@@ -1,0 +1,271 @@
+/**
+ * Functions over range vectors, after Prometheus's promql/functions.go. Each works on one series'
+ * samples in one window, given as index bounds [lo, hi) into the series' typed arrays.
+ */
+import { kahanInc, quantile } from "../math.js";
+
+export interface Window {
+  /** Window (end − range, end] in ms, after offset and @. */
+  end: number;
+  range: number;
+  /** The evaluation step's own time (before offset), which predict_linear predicts from. */
+  stepT: number;
+  /** Scalar arguments of the call at this step (e.g. φ of quantile_over_time). */
+  args: readonly number[];
+}
+
+/** Returns the value at this step, or undefined for no output. */
+export type RangeFunction = (
+  ts: Float64Array,
+  vs: Float64Array,
+  lo: number,
+  hi: number,
+  w: Window,
+) => number | undefined;
+
+/** Prometheus's extrapolatedRate: rate, increase and delta. */
+function extrapolatedRate(isCounter: boolean, isRate: boolean): RangeFunction {
+  return (ts, vs, lo, hi, w) => {
+    const n = hi - lo;
+    if (n < 2) return undefined;
+    const rangeStart = w.end - w.range;
+    const rangeEnd = w.end;
+    let result = vs[hi - 1] - vs[lo];
+    if (isCounter) {
+      let last = vs[lo];
+      for (let i = lo; i < hi; i++) {
+        if (vs[i] < last) result += last;
+        last = vs[i];
+      }
+    }
+    const firstT = ts[lo];
+    const lastT = ts[hi - 1];
+    let durationToStart = (firstT - rangeStart) / 1000;
+    let durationToEnd = (rangeEnd - lastT) / 1000;
+    const sampledInterval = (lastT - firstT) / 1000;
+    const averageInterval = sampledInterval / (n - 1);
+    const threshold = averageInterval * 1.1;
+    let extrapolateTo = sampledInterval;
+    if (durationToStart >= threshold) durationToStart = averageInterval / 2;
+    if (isCounter && result > 0 && vs[lo] >= 0) {
+      // Counters cannot go below zero: do not extrapolate past the counter's zero point.
+      const durationToZero = sampledInterval * (vs[lo] / result);
+      if (durationToZero < durationToStart) durationToStart = durationToZero;
+    }
+    extrapolateTo += durationToStart;
+    if (durationToEnd >= threshold) durationToEnd = averageInterval / 2;
+    extrapolateTo += durationToEnd;
+    let factor = extrapolateTo / sampledInterval;
+    if (isRate) factor /= w.range / 1000;
+    return result * factor;
+  };
+}
+
+/** irate and idelta: the last two samples. */
+function instantValue(isRate: boolean): RangeFunction {
+  return (ts, vs, lo, hi) => {
+    if (hi - lo < 2) return undefined;
+    const last = vs[hi - 1];
+    const prev = vs[hi - 2];
+    let result = isRate && last < prev ? last : last - prev;
+    if (!isRate) return result;
+    const interval = ts[hi - 1] - ts[hi - 2];
+    if (interval === 0) return undefined;
+    result /= interval / 1000;
+    return result;
+  };
+}
+
+/** Least-squares slope and intercept at `interceptTime` (Prometheus's linearRegression). */
+function linearRegression(
+  ts: Float64Array,
+  vs: Float64Array,
+  lo: number,
+  hi: number,
+  interceptTime: number,
+): [number, number] {
+  let n = 0;
+  let sumX = 0;
+  let cX = 0;
+  let sumY = 0;
+  let cY = 0;
+  let sumXY = 0;
+  let cXY = 0;
+  let sumX2 = 0;
+  let cX2 = 0;
+  const initY = vs[lo];
+  let constY = true;
+  for (let i = lo; i < hi; i++) {
+    if (constY && i > lo && vs[i] !== initY) constY = false;
+    n++;
+    const x = (ts[i] - interceptTime) / 1000;
+    [sumX, cX] = kahanInc(x, sumX, cX);
+    [sumY, cY] = kahanInc(vs[i], sumY, cY);
+    [sumXY, cXY] = kahanInc(x * vs[i], sumXY, cXY);
+    [sumX2, cX2] = kahanInc(x * x, sumX2, cX2);
+  }
+  if (constY) {
+    if (initY === Number.POSITIVE_INFINITY || initY === Number.NEGATIVE_INFINITY)
+      return [Number.NaN, Number.NaN];
+    return [0, initY];
+  }
+  sumX += cX;
+  sumY += cY;
+  sumXY += cXY;
+  sumX2 += cX2;
+  const covXY = sumXY - (sumX * sumY) / n;
+  const varX = sumX2 - (sumX * sumX) / n;
+  const slope = covXY / varX;
+  const intercept = sumY / n - (slope * sumX) / n;
+  return [slope, intercept];
+}
+
+function sumOverTime(vs: Float64Array, lo: number, hi: number): number {
+  let sum = 0;
+  let c = 0;
+  for (let i = lo; i < hi; i++) [sum, c] = kahanInc(vs[i], sum, c);
+  // Like Prometheus: an infinite sum stays infinite even if the compensation is NaN.
+  if (sum === Number.POSITIVE_INFINITY || sum === Number.NEGATIVE_INFINITY) return sum;
+  return sum + c;
+}
+
+function avgOverTime(vs: Float64Array, lo: number, hi: number): number {
+  // A Kahan sum, switching to an incremental mean if the sum would overflow (as Prometheus does).
+  let sum = vs[lo];
+  let c = 0;
+  let mean = 0;
+  let incremental = false;
+  let count = 1;
+  for (let i = lo + 1; i < hi; i++) {
+    const f = vs[i];
+    count++;
+    if (!incremental) {
+      const [ns, nc] = kahanInc(f, sum, c);
+      if (ns !== Number.POSITIVE_INFINITY && ns !== Number.NEGATIVE_INFINITY) {
+        sum = ns;
+        c = nc;
+        continue;
+      }
+      incremental = true;
+      mean = sum / (count - 1);
+      c /= count - 1;
+    }
+    const q = (count - 1) / count;
+    [mean, c] = kahanInc(f / count, q * mean, q * c);
+  }
+  if (incremental) return mean + c;
+  if (count === 1) return sum;
+  return sum / count + c / count;
+}
+
+function variance(vs: Float64Array, lo: number, hi: number): number {
+  let count = 0;
+  let mean = 0;
+  let cMean = 0;
+  let aux = 0;
+  let cAux = 0;
+  for (let i = lo; i < hi; i++) {
+    count++;
+    const f = vs[i];
+    const delta = f - (mean + cMean);
+    [mean, cMean] = kahanInc(delta / count, mean, cMean);
+    [aux, cAux] = kahanInc(delta * (f - (mean + cMean)), aux, cAux);
+  }
+  return (aux + cAux) / count;
+}
+
+export const RANGE_FUNCTIONS: Record<string, RangeFunction> = {
+  rate: extrapolatedRate(true, true),
+  increase: extrapolatedRate(true, false),
+  delta: extrapolatedRate(false, false),
+  irate: instantValue(true),
+  idelta: instantValue(false),
+  deriv: (ts, vs, lo, hi) => (hi - lo < 2 ? undefined : linearRegression(ts, vs, lo, hi, ts[lo])[0]),
+  predict_linear: (ts, vs, lo, hi, w) => {
+    if (hi - lo < 2) return undefined;
+    const [slope, intercept] = linearRegression(ts, vs, lo, hi, w.stepT);
+    return slope * w.args[0] + intercept;
+  },
+  changes: (_ts, vs, lo, hi) => {
+    let changes = 0;
+    for (let i = lo + 1; i < hi; i++) {
+      const prev = vs[i - 1];
+      const cur = vs[i];
+      if (cur !== prev && !(Number.isNaN(cur) && Number.isNaN(prev))) changes++;
+    }
+    return changes;
+  },
+  resets: (_ts, vs, lo, hi) => {
+    let resets = 0;
+    for (let i = lo + 1; i < hi; i++) if (vs[i] < vs[i - 1]) resets++;
+    return resets;
+  },
+  avg_over_time: (_ts, vs, lo, hi) => avgOverTime(vs, lo, hi),
+  sum_over_time: (_ts, vs, lo, hi) => sumOverTime(vs, lo, hi),
+  count_over_time: (_ts, _vs, lo, hi) => hi - lo,
+  min_over_time: (_ts, vs, lo, hi) => {
+    let m = vs[lo];
+    for (let i = lo + 1; i < hi; i++) if (vs[i] < m || Number.isNaN(m)) m = vs[i];
+    return m;
+  },
+  max_over_time: (_ts, vs, lo, hi) => {
+    let m = vs[lo];
+    for (let i = lo + 1; i < hi; i++) if (vs[i] > m || Number.isNaN(m)) m = vs[i];
+    return m;
+  },
+  last_over_time: (_ts, vs, _lo, hi) => vs[hi - 1],
+  present_over_time: () => 1,
+  stddev_over_time: (_ts, vs, lo, hi) => Math.sqrt(variance(vs, lo, hi)),
+  stdvar_over_time: (_ts, vs, lo, hi) => variance(vs, lo, hi),
+  quantile_over_time: (_ts, vs, lo, hi, w) => quantile(w.args[0], Array.from(vs.subarray(lo, hi))),
+  mad_over_time: (_ts, vs, lo, hi) => {
+    const values = Array.from(vs.subarray(lo, hi));
+    const median = quantile(0.5, values);
+    return quantile(
+      0.5,
+      values.map((v) => Math.abs(v - median)),
+    );
+  },
+  ts_of_min_over_time: (ts, vs, lo, hi) => {
+    let m = vs[lo];
+    let at = ts[lo];
+    for (let i = lo + 1; i < hi; i++) {
+      if (vs[i] <= m || Number.isNaN(m)) {
+        m = vs[i];
+        at = ts[i];
+      }
+    }
+    return at / 1000;
+  },
+  ts_of_max_over_time: (ts, vs, lo, hi) => {
+    let m = vs[lo];
+    let at = ts[lo];
+    for (let i = lo + 1; i < hi; i++) {
+      if (vs[i] >= m || Number.isNaN(m)) {
+        m = vs[i];
+        at = ts[i];
+      }
+    }
+    return at / 1000;
+  },
+  ts_of_last_over_time: (ts, _vs, _lo, hi) => ts[hi - 1] / 1000,
+  double_exponential_smoothing: (_ts, vs, lo, hi, w) => {
+    const sf = w.args[0];
+    const tf = w.args[1];
+    if (hi - lo < 2) return undefined;
+    let s0 = 0;
+    let s1 = vs[lo];
+    let b = vs[lo + 1] - vs[lo];
+    for (let i = lo + 1; i < hi; i++) {
+      const x = sf * vs[i];
+      b = i > lo + 1 ? tf * (s1 - s0) + (1 - tf) * b : b;
+      const y = (1 - sf) * (s1 + b);
+      s0 = s1;
+      s1 = x + y;
+    }
+    return s1;
+  },
+};
+
+/** Range functions whose result keeps the metric name. */
+export const KEEPS_NAME = new Set(["last_over_time"]);

@@ -1,0 +1,37 @@
+import { QueryCanceledError, QueryTimeoutError, TooManySamplesError } from "../errors.js";
+
+/** Cancellation, deadline and the sample budget of one query, checked as evaluation goes. */
+export class QueryLimits {
+  private samples = 0;
+  private peak = 0;
+
+  constructor(
+    private readonly maxSamples: number,
+    private readonly deadline: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  check(phase = "expression evaluation"): void {
+    if (this.signal?.aborted) throw new QueryCanceledError(`query was canceled in ${phase}`);
+    if (Date.now() > this.deadline) throw new QueryTimeoutError(`query timed out in ${phase}`);
+  }
+
+  /** Accounts for n samples held in memory; throws past the budget. */
+  hold(n: number): void {
+    this.samples += n;
+    if (this.samples > this.peak) this.peak = this.samples;
+    if (this.samples > this.maxSamples) {
+      throw new TooManySamplesError(
+        "query processing would load too many samples into memory in query execution",
+      );
+    }
+  }
+
+  release(n: number): void {
+    this.samples -= n;
+  }
+
+  peakSamples(): number {
+    return this.peak;
+  }
+}
