@@ -45,7 +45,14 @@ export class Fleet {
   private readonly combos: Combination[] = [];
   private readonly random: () => number;
 
-  constructor(projects: number, models: number, tiers: readonly string[] = ["on_demand", "pt"], seed = 1) {
+  constructor(
+    projects: number,
+    models: number,
+    tiers: readonly string[] = ["on_demand", "pt"],
+    seed = 1,
+    /** Seconds between scrapes: the counters advance by this much traffic per step. */
+    readonly intervalSeconds = SCRAPE_INTERVAL_MS / 1000,
+  ) {
     this.random = rng(seed);
     for (let p = 0; p < projects; p++) {
       for (let m = 0; m < models; m++) {
@@ -116,7 +123,7 @@ export class Fleet {
   /** Advances every series by one scrape interval. */
   step(): void {
     const v = this.values;
-    const seconds = SCRAPE_INTERVAL_MS / 1000;
+    const seconds = this.intervalSeconds;
     let k = 0;
     for (const c of this.combos) {
       const requests = Math.round(c.reqPerSec * seconds * (0.5 + this.random()));

@@ -1,6 +1,6 @@
 import type { SeriesRef } from "../src/storage/index.js";
 import type { Tsdb } from "../src/tsdb/tsdb.js";
-import { type Fleet, SCRAPE_INTERVAL_MS } from "./fleet.js";
+import type { Fleet } from "./fleet.js";
 
 export interface IngestResult {
   samples: number;
@@ -26,7 +26,7 @@ export function ingestFleet(
   const n = fleet.seriesCount;
   for (let s = 0; s < scrapes; s++) {
     fleet.step();
-    const t = startMs + s * SCRAPE_INTERVAL_MS;
+    const t = startMs + s * fleet.intervalSeconds * 1000;
     onScrape?.(t);
     const values = fleet.values;
     const start = process.hrtime.bigint();

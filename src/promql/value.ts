@@ -31,4 +31,6 @@ export interface QueryResult {
   /** Prometheus's annotations: warnings ("PromQL warning: …") and infos ("PromQL info: …"). */
   readonly warnings: readonly string[];
   readonly infos: readonly string[];
+  /** Samples read from storage (Prometheus's totalQueryableSamples). */
+  readonly samplesRead: number;
 }

@@ -849,7 +849,7 @@ function fakeEngine(): Engine & { queries: string[] } {
   return {
     queries,
     instantQuery(q, query, t): QueryResult {
-      return { value: instant(q, query, t), warnings: [], infos: [] };
+      return { value: instant(q, query, t), warnings: [], infos: [], samplesRead: 0 };
     },
     rangeQuery(q, query, start, end, step): QueryResult {
       const bySeries = new Map<string, { metric: VectorSample["metric"]; ts: number[]; vs: number[] }>();
@@ -871,7 +871,7 @@ function fakeEngine(): Engine & { queries: string[] } {
       const series = [...bySeries.entries()]
         .sort((a, b) => (a[0] < b[0] ? -1 : 1))
         .map(([, e]) => ({ metric: e.metric, ts: Float64Array.from(e.ts), vs: Float64Array.from(e.vs) }));
-      return { value: { type: "matrix", series }, warnings: [], infos: [] };
+      return { value: { type: "matrix", series }, warnings: [], infos: [], samplesRead: 0 };
     },
   };
 }

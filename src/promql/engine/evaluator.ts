@@ -38,6 +38,8 @@ export interface EvalContext {
   readonly queryEnd: number;
   readonly limits: QueryLimits;
   readonly annotations: Annotations;
+  /** Samples read from storage so far. */
+  readonly stats: { samplesRead: number };
 }
 
 export class Evaluator {
@@ -146,6 +148,7 @@ export class Evaluator {
       const it = series.iterator();
       const s = newStepSeries(series.labels, n);
       let have = it.next();
+      let read = have ? 1 : 0;
       let lastT = Number.NEGATIVE_INFINITY;
       let lastV = 0;
       let found = 0;
@@ -162,6 +165,7 @@ export class Evaluator {
           lastT = it.atT();
           lastV = it.atV();
           have = it.next();
+          if (have) read++;
         }
         if (lastT > ref - lookback && !isStaleNaN(lastV)) {
           s.values[i] = timestamps ? lastT / 1000 : lastV;
@@ -170,6 +174,7 @@ export class Evaluator {
         }
       }
       if (it.err()) throw new QueryStorageError(it.err()!.message);
+      this.ctx.stats.samplesRead += read;
       if (found > 0) out.push(s);
     }
     this.ctx.limits.hold(out.length * n);
@@ -210,6 +215,7 @@ export class Evaluator {
         k++;
       }
       if (it.err()) throw new QueryStorageError(it.err()!.message);
+      this.ctx.stats.samplesRead += k;
       if (k === 0) continue;
       total += k;
       this.ctx.limits.hold(k);

@@ -35,6 +35,7 @@ export function runQuery(
     queryEnd: steps.end,
     limits,
     annotations,
+    stats: { samplesRead: 0 },
   };
   const type = exprType(expr);
   if (!instant && type !== "scalar" && type !== "vector") {
@@ -45,7 +46,12 @@ export function runQuery(
   const ev = new Evaluator(ctx, steps);
   const v = ev.eval(expr);
   const value = toQueryValue(ev, v, steps, instant);
-  return { value, warnings: [...annotations.warnings], infos: [...annotations.infos] };
+  return {
+    value,
+    warnings: [...annotations.warnings],
+    infos: [...annotations.infos],
+    samplesRead: ctx.stats.samplesRead,
+  };
 }
 
 function toQueryValue(
