@@ -55,7 +55,7 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): EvalValue {
   if (input.kind !== "vector") throw new ExecutionError(`aggregation over ${input.kind}`);
   const n = ev.steps.count;
   if (e.op === "topk" || e.op === "bottomk" || e.op === "limitk" || e.op === "limit_ratio") {
-    return { kind: "vector", series: aggregateK(ev, e, groupSeries(e, input.series), param!, n) };
+    return { kind: "vector", series: aggregateK(e, groupSeries(e, input.series), param!, n) };
   }
   if (e.op === "count_values") return { kind: "vector", series: countValues(e, input.series, label, n) };
   const out: StepSeries[] = [];
@@ -215,13 +215,7 @@ export function formatValue(v: number): string {
   return neg ? `-${out}` : out;
 }
 
-function aggregateK(
-  ev: Evaluator,
-  e: AggregateExpr,
-  groups: Group[],
-  param: Float64Array,
-  n: number,
-): StepSeries[] {
+function aggregateK(e: AggregateExpr, groups: Group[], param: Float64Array, n: number): StepSeries[] {
   // Output series are the input series themselves, kept at the steps where they are selected.
   const selected = new Map<StepSeries, StepSeries>();
   const order: StepSeries[] = [];
@@ -262,6 +256,5 @@ function aggregateK(
       }
     }
   }
-  void ev;
   return order;
 }

@@ -193,7 +193,6 @@ export class Evaluator {
     }
     const mint = lo - e.range + 1;
     const series: RangeSeries[] = [];
-    let total = 0;
     for (const s of this.select(vs.matchers, mint, hi)) {
       const it = s.iterator();
       let ts = new Float64Array(16);
@@ -217,11 +216,9 @@ export class Evaluator {
       if (it.err()) throw new QueryStorageError(it.err()!.message);
       this.ctx.stats.samplesRead += k;
       if (k === 0) continue;
-      total += k;
       this.ctx.limits.hold(k);
       series.push({ metric: s.labels, ts: ts.subarray(0, k), vs: vals.subarray(0, k), dropName: false });
     }
-    void total;
     return { kind: "matrix", series, range: e.range, windowEnds: ends };
   }
 

@@ -48,12 +48,6 @@ export function matchKey(labels: Labels, on: boolean, names: ReadonlySet<string>
   return key;
 }
 
-export function formatMetric(labels: Labels): string {
-  const name = labels.find((l) => l.name === METRIC_NAME)?.value ?? "";
-  const rest = labels.filter((l) => l.name !== METRIC_NAME);
-  return `${name}{${rest.map((l) => `${l.name}="${l.value}"`).join(", ")}}`;
-}
-
 /** Prometheus's Labels.String(): {a="b", c="d"} with the name first when present. */
 export function formatMetricLabels(labels: Labels): string {
   return `{${labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(", ")}}`;
