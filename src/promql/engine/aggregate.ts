@@ -5,7 +5,10 @@ import { ExecutionError } from "../errors.js";
 import { warnQuantile } from "./call.js";
 import type { Evaluator } from "./evaluator.js";
 import { keepOnly, keyOf, withLabel, without } from "./labels-util.js";
-import { kahanInc, quantile } from "./math.js";
+import { kahanInc, MeanAccumulator, quantile } from "./math.js";
+
+const mean = new MeanAccumulator();
+
 import { type EvalValue, newStepSeries, type StepSeries } from "./types.js";
 
 interface Group {
@@ -82,10 +85,9 @@ function aggregateStep(
 ): number | undefined {
   let seen = false;
   let value = 0;
-  let mean = 0;
+  let welfordMean = 0;
   let c = 0;
   let count = 0;
-  let incremental = false;
   const heap: number[] = [];
   for (const s of members) {
     if (!s.present[i]) continue;
@@ -93,9 +95,10 @@ function aggregateStep(
     if (!seen) {
       seen = true;
       value = f;
-      mean = f;
+      welfordMean = f;
       count = 1;
       if (op === "stddev" || op === "stdvar") value = Number.isFinite(f) ? 0 : Number.NaN;
+      else if (op === "avg") mean.start(f);
       else if (op === "group") value = 1;
       else if (op === "quantile") heap.push(f);
       continue;
@@ -104,24 +107,9 @@ function aggregateStep(
       case "sum":
         [value, c] = kahanInc(f, value, c);
         break;
-      case "avg": {
-        count++;
-        if (!incremental) {
-          const [nv, nc] = kahanInc(f, value, c);
-          if (nv !== Number.POSITIVE_INFINITY && nv !== Number.NEGATIVE_INFINITY) {
-            value = nv;
-            c = nc;
-            break;
-          }
-          // The sum would overflow: continue with an incremental mean.
-          incremental = true;
-          mean = value / (count - 1);
-          c /= count - 1;
-        }
-        const q = (count - 1) / count;
-        [mean, c] = kahanInc(f / count, q * mean, q * c);
+      case "avg":
+        mean.add(f);
         break;
-      }
       case "max":
         if (value < f || Number.isNaN(value)) value = f;
         break;
@@ -136,9 +124,9 @@ function aggregateStep(
       case "stddev":
       case "stdvar": {
         count++;
-        const delta = f - mean;
-        mean += delta / count;
-        value += delta * (f - mean);
+        const delta = f - welfordMean;
+        welfordMean += delta / count;
+        value += delta * (f - welfordMean);
         break;
       }
       case "quantile":
@@ -153,7 +141,7 @@ function aggregateStep(
     case "sum":
       return value + c;
     case "avg":
-      return incremental ? mean + c : value / count + c / count;
+      return mean.value();
     case "count":
       return count;
     case "stdvar":

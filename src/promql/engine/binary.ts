@@ -134,6 +134,26 @@ function sigSet(m: VectorMatching): ReadonlySet<string> {
   return new Set(m.matchingLabels);
 }
 
+/** Per matching signature, the steps at which some series of `series` has a value. */
+function presenceBySignature(
+  series: readonly StepSeries[],
+  m: VectorMatching,
+  names: ReadonlySet<string>,
+  n: number,
+): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const s of series) {
+    const sig = matchKey(s.metric, m.on, names);
+    let at = out.get(sig);
+    if (!at) {
+      at = new Uint8Array(n);
+      out.set(sig, at);
+    }
+    for (let i = 0; i < n; i++) at[i] |= s.present[i];
+  }
+  return out;
+}
+
 function setOp(
   ev: Evaluator,
   op: BinaryOp,
@@ -143,17 +163,7 @@ function setOp(
 ): StepSeries[] {
   const n = ev.steps.count;
   const names = sigSet(m);
-  // Per signature, at which steps the right side has a series.
-  const rightAt = new Map<string, Uint8Array>();
-  for (const s of rhs) {
-    const sig = matchKey(s.metric, m.on, names);
-    let at = rightAt.get(sig);
-    if (!at) {
-      at = new Uint8Array(n);
-      rightAt.set(sig, at);
-    }
-    for (let i = 0; i < n; i++) at[i] |= s.present[i];
-  }
+  const rightAt = presenceBySignature(rhs, m, names, n);
   if (op === "and" || op === "unless") {
     const out: StepSeries[] = [];
     for (const s of lhs) {
@@ -170,16 +180,7 @@ function setOp(
     return out;
   }
   // or: everything on the left, plus right-side series where the left has nothing for their signature.
-  const leftAt = new Map<string, Uint8Array>();
-  for (const s of lhs) {
-    const sig = matchKey(s.metric, m.on, names);
-    let at = leftAt.get(sig);
-    if (!at) {
-      at = new Uint8Array(n);
-      leftAt.set(sig, at);
-    }
-    for (let i = 0; i < n; i++) at[i] |= s.present[i];
-  }
+  const leftAt = presenceBySignature(lhs, m, names, n);
   const out = [...lhs];
   for (const s of rhs) {
     const at = leftAt.get(matchKey(s.metric, m.on, names));

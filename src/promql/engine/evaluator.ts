@@ -136,12 +136,7 @@ export class Evaluator {
   selectVector(e: VectorSelector, timestamps: boolean): StepSeries[] {
     const refs = this.refTimes(e.at, e.offset);
     const n = refs.length;
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < n; i++) {
-      if (refs[i] < lo) lo = refs[i];
-      if (refs[i] > hi) hi = refs[i];
-    }
+    const [lo, hi] = span(refs);
     const lookback = this.ctx.lookbackMs;
     const out: StepSeries[] = [];
     for (const series of this.select(e.matchers, lo - lookback + 1, hi)) {
@@ -185,12 +180,7 @@ export class Evaluator {
   selectMatrix(e: MatrixSelector): EvalValue {
     const vs = e.vectorSelector;
     const ends = this.refTimes(vs.at, vs.offset);
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < ends.length; i++) {
-      if (ends[i] < lo) lo = ends[i];
-      if (ends[i] > hi) hi = ends[i];
-    }
+    const [lo, hi] = span(ends);
     const mint = lo - e.range + 1;
     const series: RangeSeries[] = [];
     for (const s of this.select(vs.matchers, mint, hi)) {
@@ -229,12 +219,7 @@ export class Evaluator {
   evalSubquery(e: SubqueryExpr): EvalValue {
     const step = e.step > 0 ? e.step : this.ctx.subqueryStepMs;
     const ends = this.refTimes(e.at, e.offset);
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < ends.length; i++) {
-      if (ends[i] < lo) lo = ends[i];
-      if (ends[i] > hi) hi = ends[i];
-    }
+    const [lo, hi] = span(ends);
     const from = lo - e.range;
     let start = Math.floor(from / step) * step;
     if (start <= from) start += step;
@@ -286,6 +271,17 @@ export class Evaluator {
     if (changed) checkDuplicates(series, this.steps.count);
     return series;
   }
+}
+
+/** Smallest and largest of the step times. */
+function span(times: Float64Array): [number, number] {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < times.length; i++) {
+    if (times[i] < lo) lo = times[i];
+    if (times[i] > hi) hi = times[i];
+  }
+  return [lo, hi];
 }
 
 /** Prometheus refuses results where two series share a label set at one step. */

@@ -36,3 +36,44 @@ export function almostEqual(a: number, b: number, epsilon: number): boolean {
   if (a === 0 || b === 0 || absSum < MIN_NORMAL) return diff < epsilon * MIN_NORMAL;
   return diff / Math.min(absSum, Number.MAX_VALUE) < epsilon;
 }
+
+/**
+ * The mean as Prometheus computes it for avg and avg_over_time: a Kahan sum divided by the count,
+ * switching to an incremental (Kahan-compensated) mean once the sum would overflow.
+ */
+export class MeanAccumulator {
+  private sum = 0;
+  private c = 0;
+  private mean = 0;
+  private count = 0;
+  private incremental = false;
+
+  start(first: number): void {
+    this.sum = first;
+    this.c = 0;
+    this.mean = 0;
+    this.count = 1;
+    this.incremental = false;
+  }
+
+  add(f: number): void {
+    const count = ++this.count;
+    if (!this.incremental) {
+      const [sum, c] = kahanInc(f, this.sum, this.c);
+      if (sum !== Number.POSITIVE_INFINITY && sum !== Number.NEGATIVE_INFINITY) {
+        this.sum = sum;
+        this.c = c;
+        return;
+      }
+      this.incremental = true;
+      this.mean = this.sum / (count - 1);
+      this.c /= count - 1;
+    }
+    const q = (count - 1) / count;
+    [this.mean, this.c] = kahanInc(f / count, q * this.mean, q * this.c);
+  }
+
+  value(): number {
+    return this.incremental ? this.mean + this.c : this.sum / this.count + this.c / this.count;
+  }
+}

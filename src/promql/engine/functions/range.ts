@@ -2,7 +2,7 @@
  * Functions over range vectors, after Prometheus's promql/functions.go. Each works on one series'
  * samples in one window, given as index bounds [lo, hi) into the series' typed arrays.
  */
-import { kahanInc, quantile } from "../math.js";
+import { kahanInc, MeanAccumulator, quantile } from "../math.js";
 
 export interface Window {
   /** Window (end − range, end] in ms, after offset and @. */
@@ -129,33 +129,12 @@ function sumOverTime(vs: Float64Array, lo: number, hi: number): number {
   return sum + c;
 }
 
+const mean = new MeanAccumulator();
+
 function avgOverTime(vs: Float64Array, lo: number, hi: number): number {
-  // A Kahan sum, switching to an incremental mean if the sum would overflow (as Prometheus does).
-  let sum = vs[lo];
-  let c = 0;
-  let mean = 0;
-  let incremental = false;
-  let count = 1;
-  for (let i = lo + 1; i < hi; i++) {
-    const f = vs[i];
-    count++;
-    if (!incremental) {
-      const [ns, nc] = kahanInc(f, sum, c);
-      if (ns !== Number.POSITIVE_INFINITY && ns !== Number.NEGATIVE_INFINITY) {
-        sum = ns;
-        c = nc;
-        continue;
-      }
-      incremental = true;
-      mean = sum / (count - 1);
-      c /= count - 1;
-    }
-    const q = (count - 1) / count;
-    [mean, c] = kahanInc(f / count, q * mean, q * c);
-  }
-  if (incremental) return mean + c;
-  if (count === 1) return sum;
-  return sum / count + c / count;
+  mean.start(vs[lo]);
+  for (let i = lo + 1; i < hi; i++) mean.add(vs[i]);
+  return mean.value();
 }
 
 function variance(vs: Float64Array, lo: number, hi: number): number {
