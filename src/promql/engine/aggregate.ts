@@ -63,6 +63,11 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): EvalValue {
   if (e.op === "count_values") return { kind: "vector", series: countValues(e, input.series, label, n) };
   const out: StepSeries[] = [];
   for (const g of groupSeries(e, input.series)) {
+    if (e.op === "sum" || e.op === "count" || e.op === "min" || e.op === "max" || e.op === "group") {
+      const s = aggregateSeriesMajor(e.op, g, n);
+      if (s.present.includes(1)) out.push(s);
+      continue;
+    }
     const s = newStepSeries(g.metric, n, g.dropName);
     for (let i = 0; i < n; i++) {
       const value = aggregateStep(e.op, g.members, i, param ? param[i] : 0);
@@ -74,6 +79,59 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): EvalValue {
     if (s.present.includes(1)) out.push(s);
   }
   return { kind: "vector", series: out };
+}
+
+/**
+ * sum, count, min, max and group member by member over all steps at once: the same arithmetic as
+ * aggregateStep (members in the same order), without a pass over the members per step.
+ */
+function aggregateSeriesMajor(
+  op: "sum" | "count" | "min" | "max" | "group",
+  g: Group,
+  n: number,
+): StepSeries {
+  const out = newStepSeries(g.metric, n, g.dropName);
+  const v = out.values;
+  const seen = out.present;
+  const c = op === "sum" ? new Float64Array(n) : null;
+  for (const m of g.members) {
+    const mv = m.values;
+    const mp = m.present;
+    for (let i = 0; i < n; i++) {
+      if (!mp[i]) continue;
+      const f = mv[i];
+      if (!seen[i]) {
+        seen[i] = 1;
+        v[i] = op === "count" || op === "group" ? 1 : f;
+        continue;
+      }
+      switch (op) {
+        case "sum": {
+          // Kahan–Neumaier, inline (see math.ts kahanInc).
+          const sum = v[i];
+          const t = sum + f;
+          if (t === Number.POSITIVE_INFINITY || t === Number.NEGATIVE_INFINITY) c![i] = 0;
+          else if (Math.abs(sum) >= Math.abs(f)) c![i] += sum - t + f;
+          else c![i] += f - t + sum;
+          v[i] = t;
+          break;
+        }
+        case "count":
+          v[i]++;
+          break;
+        case "max":
+          if (v[i] < f || Number.isNaN(v[i])) v[i] = f;
+          break;
+        case "min":
+          if (v[i] > f || Number.isNaN(v[i])) v[i] = f;
+          break;
+        case "group":
+          break;
+      }
+    }
+  }
+  if (c) for (let i = 0; i < n; i++) if (seen[i]) v[i] += c[i];
+  return out;
 }
 
 /** One group at one step, as Prometheus's aggregation() does it; undefined when no member has a value. */
