@@ -92,7 +92,9 @@ try {
   db.checkpoint();
   process.stderr.write(`  ${fmt(ingest.samples)} samples in ${fmt(ingest.seconds, 1)} s\n`);
 
-  const engine = newEngine();
+  // The fleet-wide queries hold ~120 M points (84k bucket series × 1,441 steps): above the default
+  // 50 M budget, as they would be in Prometheus too (--query.max-samples); raised here.
+  const engine = newEngine({ maxSamples: 1_000_000_000 });
   const rows: Array<{ name: string; p50: number; p95: number; samples: number; series: number }> = [];
   for (const q of QUERIES) {
     const times: number[] = [];
