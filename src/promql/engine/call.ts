@@ -155,41 +155,40 @@ function evalRangeFunction(ev: Evaluator, call: Call, name: string): EvalValue {
   call.args.forEach((a, k) => {
     if (k !== matrixIndex) scalars.push(scalarArg(ev, a));
   });
-  const m = ev.eval(call.args[matrixIndex]);
-  if (m.kind !== "matrix")
-    throw new ExecutionError(`expected range vector argument to ${name}, got ${m.kind}`);
   validateArgs(name, scalars, n);
   if (name === "quantile_over_time") for (let i = 0; i < n; i++) warnQuantile(ev, scalars[0][i]);
   const args: number[] = new Array(scalars.length).fill(0);
-  const w: Window = { end: 0, range: m.range, stepT: 0, args };
   const out: StepSeries[] = [];
   const checkCounter = COUNTER_FUNCTIONS.has(name);
-  for (const s of m.series) {
-    const o = newStepSeries(s.metric, n, s.dropName);
+  let windowEnds: Float64Array = new Float64Array(0);
+  let w: Window = { end: 0, range: 0, stepT: 0, args };
+  /** All steps of one series: slide the window over its samples with two indices. */
+  const apply = (metric: Labels, ts: Float64Array, vs: Float64Array, k: number, dropName: boolean) => {
+    const o = newStepSeries(metric, n, dropName);
     let lo = 0;
     let hi = 0;
     let any = false;
     for (let i = 0; i < n; i++) {
-      const end = m.windowEnds[i];
-      if (i > 0 && end < m.windowEnds[i - 1]) {
+      const end = windowEnds[i];
+      if (i > 0 && end < windowEnds[i - 1]) {
         lo = 0;
         hi = 0;
       }
-      while (hi < s.ts.length && s.ts[hi] <= end) hi++;
-      while (lo < hi && s.ts[lo] <= end - m.range) lo++;
+      while (hi < k && ts[hi] <= end) hi++;
+      while (lo < hi && ts[lo] <= end - w.range) lo++;
       if (hi === lo) continue;
       w.end = end;
       w.stepT = stepTime(ev.steps, i);
-      for (let k = 0; k < scalars.length; k++) args[k] = scalars[k][i];
-      const v = fn(s.ts, s.vs, lo, hi, w);
+      for (let a = 0; a < scalars.length; a++) args[a] = scalars[a][i];
+      const v = fn(ts, vs, lo, hi, w);
       if (v === undefined) continue;
       o.values[i] = v;
       o.present[i] = 1;
       any = true;
     }
-    if (!any) continue;
+    if (!any) return;
     if (checkCounter) {
-      const metricName = getLabel(s.metric, METRIC_NAME);
+      const metricName = getLabel(metric, METRIC_NAME);
       if (metricName && !/_(total|sum|count|bucket)$/.test(metricName)) {
         ev.ctx.annotations.info(
           `metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(metricName)}`,
@@ -197,7 +196,23 @@ function evalRangeFunction(ev: Evaluator, call: Call, name: string): EvalValue {
       }
     }
     if (!KEEPS_NAME.has(name)) ev.dropName(o);
+    ev.ctx.limits.hold(n);
     out.push(o);
+  };
+  const arg = unwrap(call.args[matrixIndex]);
+  if (arg.type === "MatrixSelector") {
+    // Stream: one series' samples in memory at a time.
+    const prepared = ev.prepareMatrix(arg);
+    windowEnds = prepared.windowEnds;
+    w = { end: 0, range: prepared.range, stepT: 0, args };
+    ev.streamMatrix(arg, (metric, ts, vs, k) => apply(metric, ts, vs, k, false));
+  } else {
+    const m = ev.eval(call.args[matrixIndex]);
+    if (m.kind !== "matrix")
+      throw new ExecutionError(`expected range vector argument to ${name}, got ${m.kind}`);
+    windowEnds = m.windowEnds;
+    w = { end: 0, range: m.range, stepT: 0, args };
+    for (const s of m.series) apply(s.metric, s.ts, s.vs, s.ts.length, s.dropName);
   }
   return { kind: "vector", series: out };
 }

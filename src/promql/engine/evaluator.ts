@@ -3,7 +3,7 @@
  * at a time): selectors read each series once and fill per-step typed arrays; operators and
  * functions then work on those arrays.
  */
-import { isStaleNaN, type Matcher, type Queryable } from "../../storage/index.js";
+import { isStaleNaN, type Labels, type Matcher, type Queryable } from "../../storage/index.js";
 import {
   type AtModifier,
   assertNever,
@@ -178,38 +178,59 @@ export class Evaluator {
 
   /** A range selector: raw samples (stale markers dropped) covering every step's window. */
   selectMatrix(e: MatrixSelector): EvalValue {
-    const vs = e.vectorSelector;
-    const ends = this.refTimes(vs.at, vs.offset);
-    const [lo, hi] = span(ends);
-    const mint = lo - e.range + 1;
     const series: RangeSeries[] = [];
-    for (const s of this.select(vs.matchers, mint, hi)) {
+    const { range, windowEnds } = this.streamMatrix(e, (metric, ts, vs, k) => {
+      this.ctx.limits.hold(k);
+      series.push({ metric, ts: ts.slice(0, k), vs: vs.slice(0, k), dropName: false });
+    });
+    return { kind: "matrix", series, range, windowEnds };
+  }
+
+  /**
+   * Reads a range selector one series at a time into reused buffers, for functions that consume
+   * each series at once: memory holds one series' samples, not the whole selection. The callback
+   * must not keep the arrays.
+   */
+  streamMatrix(
+    e: MatrixSelector,
+    each: (metric: Labels, ts: Float64Array, vs: Float64Array, count: number) => void,
+  ): { range: number; windowEnds: Float64Array } {
+    const sel = e.vectorSelector;
+    const { windowEnds: ends } = this.prepareMatrix(e);
+    const [lo, hi] = span(ends);
+    for (const s of this.select(sel.matchers, lo - e.range + 1, hi)) {
       const it = s.iterator();
-      let ts = new Float64Array(16);
-      let vals = new Float64Array(16);
       let k = 0;
       while (it.next()) {
         const v = it.atV();
         if (isStaleNaN(v)) continue;
-        if (k === ts.length) {
-          const nt = new Float64Array(k * 2);
-          nt.set(ts);
-          ts = nt;
-          const nv = new Float64Array(k * 2);
-          nv.set(vals);
-          vals = nv;
-        }
-        ts[k] = it.atT();
-        vals[k] = v;
+        if (k === this.bufTs.length) this.growBuffers();
+        this.bufTs[k] = it.atT();
+        this.bufVs[k] = v;
         k++;
       }
       if (it.err()) throw new QueryStorageError(it.err()!.message);
       this.ctx.stats.samplesRead += k;
-      if (k === 0) continue;
-      this.ctx.limits.hold(k);
-      series.push({ metric: s.labels, ts: ts.subarray(0, k), vs: vals.subarray(0, k), dropName: false });
+      if (k > 0) each(s.labels, this.bufTs, this.bufVs, k);
     }
-    return { kind: "matrix", series, range: e.range, windowEnds: ends };
+    return { range: e.range, windowEnds: ends };
+  }
+
+  /** Where each step's window of a range selector ends (after `@` and `offset`), and its length. */
+  prepareMatrix(e: MatrixSelector): { range: number; windowEnds: Float64Array } {
+    return { range: e.range, windowEnds: this.refTimes(e.vectorSelector.at, e.vectorSelector.offset) };
+  }
+
+  private bufTs = new Float64Array(1024);
+  private bufVs = new Float64Array(1024);
+
+  private growBuffers(): void {
+    const ts = new Float64Array(this.bufTs.length * 2);
+    ts.set(this.bufTs);
+    const vs = new Float64Array(this.bufVs.length * 2);
+    vs.set(this.bufVs);
+    this.bufTs = ts;
+    this.bufVs = vs;
   }
 
   /**
