@@ -1,15 +1,18 @@
 /** Aggregation operators, after Prometheus's aggregation() and aggregationK(). */
 import { type Labels, METRIC_NAME } from "../../storage/index.js";
-import type { AggregateExpr } from "../ast.js";
+import type { AggregateExpr, Call, Expr } from "../ast.js";
 import { ExecutionError } from "../errors.js";
-import { warnQuantile } from "./call.js";
+import { isStreamableRangeCall, streamRangeCall, warnQuantile } from "./call.js";
 import type { Evaluator } from "./evaluator.js";
 import { keepOnly, keyOf, withLabel, without } from "./labels-util.js";
 import { kahanInc, MeanAccumulator, quantile } from "./math.js";
+import { type EvalValue, newStepSeries, type StepSeries } from "./types.js";
 
 const mean = new MeanAccumulator();
 
-import { type EvalValue, newStepSeries, type StepSeries } from "./types.js";
+function unwrapParens(e: Expr): Expr {
+  return e.type === "ParenExpr" ? unwrapParens(e.expr) : e;
+}
 
 interface Group {
   metric: Labels;
@@ -54,6 +57,10 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): EvalValue {
     label = p.value;
   } else if (e.param) param = scalarParam(ev, e);
   if (e.op === "quantile" && param) for (let i = 0; i < param.length; i++) warnQuantile(ev, param[i]);
+  const inner = unwrapParens(e.expr);
+  if (SERIES_MAJOR.has(e.op) && inner.type === "Call" && isStreamableRangeCall(inner)) {
+    return { kind: "vector", series: streamAggregate(ev, e, inner) };
+  }
   const input = ev.eval(e.expr);
   if (input.kind !== "vector") throw new ExecutionError(`aggregation over ${input.kind}`);
   const n = ev.steps.count;
@@ -63,8 +70,10 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): EvalValue {
   if (e.op === "count_values") return { kind: "vector", series: countValues(e, input.series, label, n) };
   const out: StepSeries[] = [];
   for (const g of groupSeries(e, input.series)) {
-    if (e.op === "sum" || e.op === "count" || e.op === "min" || e.op === "max" || e.op === "group") {
-      const s = aggregateSeriesMajor(e.op, g, n);
+    if (SERIES_MAJOR.has(e.op)) {
+      const acc = new SeriesMajorAccumulator(e.op as SeriesMajorOp, g.metric, n);
+      for (const m of g.members) acc.add(m);
+      const s = acc.finish();
       if (s.present.includes(1)) out.push(s);
       continue;
     }
@@ -81,23 +90,35 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): EvalValue {
   return { kind: "vector", series: out };
 }
 
+type SeriesMajorOp = "sum" | "count" | "min" | "max" | "group";
+const SERIES_MAJOR = new Set<string>(["sum", "count", "min", "max", "group"]);
+
 /**
  * sum, count, min, max and group member by member over all steps at once: the same arithmetic as
  * aggregateStep (members in the same order), without a pass over the members per step.
  */
-function aggregateSeriesMajor(
-  op: "sum" | "count" | "min" | "max" | "group",
-  g: Group,
-  n: number,
-): StepSeries {
-  const out = newStepSeries(g.metric, n, g.dropName);
-  const v = out.values;
-  const seen = out.present;
-  const c = op === "sum" ? new Float64Array(n) : null;
-  for (const m of g.members) {
+class SeriesMajorAccumulator {
+  readonly out: StepSeries;
+  private readonly c: Float64Array | null;
+
+  constructor(
+    private readonly op: SeriesMajorOp,
+    metric: Labels,
+    n: number,
+  ) {
+    this.out = newStepSeries(metric, n, false);
+    this.c = op === "sum" ? new Float64Array(n) : null;
+  }
+
+  add(m: StepSeries): void {
+    const op = this.op;
+    const v = this.out.values;
+    const seen = this.out.present;
+    const c = this.c;
     const mv = m.values;
     const mp = m.present;
-    for (let i = 0; i < n; i++) {
+    if (m.dropName) this.out.dropName = true;
+    for (let i = 0; i < v.length; i++) {
       if (!mp[i]) continue;
       const f = mv[i];
       if (!seen[i]) {
@@ -130,8 +151,38 @@ function aggregateSeriesMajor(
       }
     }
   }
-  if (c) for (let i = 0; i < n; i++) if (seen[i]) v[i] += c[i];
-  return out;
+
+  finish(): StepSeries {
+    const c = this.c;
+    if (c) for (let i = 0; i < c.length; i++) if (this.out.present[i]) this.out.values[i] += c[i];
+    return this.out;
+  }
+}
+
+/**
+ * Aggregation fused with a range function over a selector (e.g. sum by (le) (rate(x[5m]))): each
+ * rate series is folded into its group as soon as it is computed, so neither the samples nor the
+ * per-series results of the whole selection are held.
+ */
+function streamAggregate(ev: Evaluator, e: AggregateExpr, call: Call): StepSeries[] {
+  const n = ev.steps.count;
+  const names = new Set(e.grouping);
+  const dropForWithout = new Set([...names, METRIC_NAME]);
+  const groups = new Map<string, SeriesMajorAccumulator>();
+  const order: SeriesMajorAccumulator[] = [];
+  streamRangeCall(ev, call, (s) => {
+    const metric = e.without ? without(s.metric, dropForWithout) : keepOnly(s.metric, names);
+    const key = keyOf(metric);
+    let acc = groups.get(key);
+    if (!acc) {
+      acc = new SeriesMajorAccumulator(e.op as SeriesMajorOp, metric, n);
+      groups.set(key, acc);
+      order.push(acc);
+      ev.ctx.limits.hold(n);
+    }
+    acc.add(s);
+  });
+  return order.map((a) => a.finish()).filter((s) => s.present.includes(1));
 }
 
 /** One group at one step, as Prometheus's aggregation() does it; undefined when no member has a value. */

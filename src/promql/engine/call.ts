@@ -147,7 +147,28 @@ export function evalCall(ev: Evaluator, call: Call): EvalValue {
   }
 }
 
-function evalRangeFunction(ev: Evaluator, call: Call, name: string): EvalValue {
+/** Whether a call is a range function over a plain range selector (so it can stream series). */
+export function isStreamableRangeCall(call: Call): boolean {
+  const name = call.func.name;
+  return (
+    Object.hasOwn(RANGE_FUNCTIONS, name) && unwrap(call.args[MATRIX_ARG[name] ?? 0]).type === "MatrixSelector"
+  );
+}
+
+/**
+ * Evaluates a streamable range-function call, handing each output series to `sink` as soon as it
+ * is computed, in a reused buffer: the caller folds it in and must not keep it.
+ */
+export function streamRangeCall(ev: Evaluator, call: Call, sink: (s: StepSeries) => void): void {
+  evalRangeFunction(ev, call, call.func.name, sink);
+}
+
+function evalRangeFunction(
+  ev: Evaluator,
+  call: Call,
+  name: string,
+  sink?: (s: StepSeries) => void,
+): EvalValue {
   const n = ev.steps.count;
   const fn = RANGE_FUNCTIONS[name];
   const matrixIndex = MATRIX_ARG[name] ?? 0;
@@ -163,8 +184,15 @@ function evalRangeFunction(ev: Evaluator, call: Call, name: string): EvalValue {
   let windowEnds: Float64Array = new Float64Array(0);
   let w: Window = { end: 0, range: 0, stepT: 0, args };
   /** All steps of one series: slide the window over its samples with two indices. */
+  const scratch = sink ? newStepSeries([], n) : null;
   const apply = (metric: Labels, ts: Float64Array, vs: Float64Array, k: number, dropName: boolean) => {
-    const o = newStepSeries(metric, n, dropName);
+    let o: StepSeries;
+    if (scratch) {
+      o = scratch;
+      o.metric = metric;
+      o.dropName = dropName;
+      o.present.fill(0);
+    } else o = newStepSeries(metric, n, dropName);
     let lo = 0;
     let hi = 0;
     let any = false;
@@ -196,6 +224,10 @@ function evalRangeFunction(ev: Evaluator, call: Call, name: string): EvalValue {
       }
     }
     if (!KEEPS_NAME.has(name)) ev.dropName(o);
+    if (sink) {
+      sink(o);
+      return;
+    }
     ev.ctx.limits.hold(n);
     out.push(o);
   };
