@@ -18,8 +18,6 @@ const TESTDATA = process.env.PROMQL_TESTDATA ?? resolve(ROOT, "../shared/promql-
 const KNOWN_GAPS: Record<string, string> = {
   "functions.test:477":
     'label_replace with destination "\\xff": a JavaScript string cannot hold the invalid UTF-8 byte the test uses',
-  "limit.test:158":
-    "limit_ratio needs Prometheus's label-set hash (xxhash of its label encoding); not implemented yet",
 };
 
 describe("Prometheus PromQL test scripts", () => {

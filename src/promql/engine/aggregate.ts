@@ -7,6 +7,7 @@ import type { Evaluator } from "./evaluator.js";
 import { keepOnly, keyOf, withLabel, without } from "./labels-util.js";
 import { kahanInc, MeanAccumulator, quantile } from "./math.js";
 import { type EvalValue, newStepSeries, type StepSeries } from "./types.js";
+import { ratioOffset } from "./xxhash.js";
 
 const mean = new MeanAccumulator();
 
@@ -65,7 +66,7 @@ export function evalAggregate(ev: Evaluator, e: AggregateExpr): EvalValue {
   if (input.kind !== "vector") throw new ExecutionError(`aggregation over ${input.kind}`);
   const n = ev.steps.count;
   if (e.op === "topk" || e.op === "bottomk" || e.op === "limitk" || e.op === "limit_ratio") {
-    return { kind: "vector", series: aggregateK(e, groupSeries(e, input.series), param!, n) };
+    return { kind: "vector", series: aggregateK(ev, e, groupSeries(e, input.series), param!, n) };
   }
   if (e.op === "count_values") return { kind: "vector", series: countValues(e, input.series, label, n) };
   const out: StepSeries[] = [];
@@ -312,10 +313,27 @@ export function formatValue(v: number): string {
   return neg ? `-${out}` : out;
 }
 
-function aggregateK(e: AggregateExpr, groups: Group[], param: Float64Array, n: number): StepSeries[] {
+function aggregateK(
+  ev: Evaluator,
+  e: AggregateExpr,
+  groups: Group[],
+  param: Float64Array,
+  n: number,
+): StepSeries[] {
   // Output series are the input series themselves, kept at the steps where they are selected.
   const selected = new Map<StepSeries, StepSeries>();
   const order: StepSeries[] = [];
+  const offsets = new Map<StepSeries, number>();
+  const select = (s: StepSeries, i: number) => {
+    let o = selected.get(s);
+    if (!o) {
+      o = newStepSeries(s.metric, n, s.dropName);
+      selected.set(s, o);
+      order.push(o);
+    }
+    o.values[i] = s.values[i];
+    o.present[i] = 1;
+  };
   for (let i = 0; i < n; i++) {
     const p = param[i];
     for (const g of groups) {
@@ -323,7 +341,19 @@ function aggregateK(e: AggregateExpr, groups: Group[], param: Float64Array, n: n
       if (!members.length) continue;
       let chosen: StepSeries[];
       if (e.op === "limit_ratio") {
-        throw new ExecutionError("limit_ratio is not supported yet");
+        if (p === 0 || Number.isNaN(p)) continue;
+        const r = Math.max(-1, Math.min(1, p));
+        if (r !== p)
+          ev.ctx.annotations.warn(`ratio value should be between -1 and 1, got ${p}, capping to ${r}`);
+        for (const s of members) {
+          let off = offsets.get(s);
+          if (off === undefined) {
+            off = ratioOffset(s.metric);
+            offsets.set(s, off);
+          }
+          if ((r >= 0 && off < r) || (r < 0 && off >= 1 + r)) select(s, i);
+        }
+        continue;
       }
       if (Number.isNaN(p)) throw new ExecutionError("Parameter value is NaN");
       const k = Math.min(members.length, Math.trunc(p));
@@ -341,16 +371,7 @@ function aggregateK(e: AggregateExpr, groups: Group[], param: Float64Array, n: n
         });
         chosen = sorted.slice(0, k);
       }
-      for (const s of chosen) {
-        let o = selected.get(s);
-        if (!o) {
-          o = newStepSeries(s.metric, n, s.dropName);
-          selected.set(s, o);
-          order.push(o);
-        }
-        o.values[i] = s.values[i];
-        o.present[i] = 1;
-      }
+      for (const s of chosen) select(s, i);
     }
   }
   return order;
