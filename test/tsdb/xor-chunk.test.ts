@@ -76,6 +76,13 @@ const seriesArb = fc
     return { ts, vs };
   });
 
+/** An encoder holding the first `count` samples. */
+function encode(ts: number[], vs: Float64Array, count: number): XorEncoder {
+  const enc = new XorEncoder();
+  for (let i = 0; i < count; i++) enc.append(ts[i], vs[i]);
+  return enc;
+}
+
 function roundTrip(ts: number[], vs: Float64Array): void {
   const enc = new XorEncoder(8);
   for (let i = 0; i < ts.length; i++) enc.append(ts[i], vs[i]);
@@ -125,10 +132,8 @@ describe("XOR chunk", () => {
       fc.property(seriesArb, fc.nat(), ({ ts, vs }, cutAt) => {
         if (ts.length < 2) return;
         const cut = 1 + (cutAt % (ts.length - 1));
-        const whole = new XorEncoder();
-        for (let i = 0; i < ts.length; i++) whole.append(ts[i], vs[i]);
-        const first = new XorEncoder();
-        for (let i = 0; i < cut; i++) first.append(ts[i], vs[i]);
+        const whole = encode(ts, vs, ts.length);
+        const first = encode(ts, vs, cut);
         const resumed = XorEncoder.resume(first.bytes());
         for (let i = cut; i < ts.length; i++) resumed.append(ts[i], vs[i]);
         assert.deepEqual(resumed.bytes(), whole.bytes());
@@ -142,10 +147,8 @@ describe("XOR chunk", () => {
       fc.property(seriesArb, fc.nat(), ({ ts, vs }, cutAt) => {
         if (ts.length < 2) return;
         const cut = 1 + (cutAt % (ts.length - 1));
-        const whole = new XorEncoder();
-        for (let i = 0; i < ts.length; i++) whole.append(ts[i], vs[i]);
-        const first = new XorEncoder();
-        for (let i = 0; i < cut; i++) first.append(ts[i], vs[i]);
+        const whole = encode(ts, vs, ts.length);
+        const first = encode(ts, vs, cut);
         const state = new DataView(new ArrayBuffer(ENCODER_STATE_BYTES));
         first.writeState(state, 0);
         const bytes = first.bytes().slice(0, first.sizeBytes());
