@@ -94,7 +94,8 @@ export function prometheusLabelsHash(labels: Labels): bigint {
   return xxhash64(buf);
 }
 
-const MAX_UINT64 = 18446744073709551615;
+// float64(math.MaxUint64) in Go: 2^64 after rounding.
+const MAX_UINT64 = Number(0xffffffffffffffffn);
 
 /** Where a series falls in [0, 1] for limit_ratio (Prometheus's HashRatioSampler). */
 export function ratioOffset(labels: Labels): number {
