@@ -7,7 +7,6 @@ import {
   compareLabels,
   formatLabels,
   type Labels,
-  listSeriesSet,
   type Matcher,
   type Querier,
   type SampleIterator,
@@ -63,8 +62,24 @@ export class TsdbQuerier implements Querier {
     const maxt = hints?.end !== undefined ? Math.min(this.maxt, hints.end) : this.maxt;
     const series = this.matchingSeries(matchers);
     if (sortSeries) series.sort((a, b) => compareLabels(a.labels, b.labels));
-    const out: Series[] = series.map((s) => new TsdbSeries(this.db, s, mint, maxt, this.warnings));
-    return listSeriesSet(out, this.warnings);
+    // Series objects are made one at a time as the caller advances: a select over many series
+    // then keeps no per-series garbage alive (young-generation GC cost grows with survivors).
+    let i = -1;
+    let current: Series | null = null;
+    const warnings = this.warnings;
+    const db = this.db;
+    return {
+      next: () => {
+        current = null;
+        return ++i < series.length;
+      },
+      at: () => {
+        if (current === null) current = new TsdbSeries(db, series[i], mint, maxt, warnings);
+        return current;
+      },
+      err: () => null,
+      warnings: () => warnings,
+    };
   }
 
   labelValues(name: string, ...matchers: Matcher[]): string[] {
