@@ -139,7 +139,10 @@ export class Evaluator {
     const [lo, hi] = span(refs);
     const lookback = this.ctx.lookbackMs;
     const out: StepSeries[] = [];
+    let done = 0;
     for (const series of this.select(e.matchers, lo - lookback + 1, hi)) {
+      // A selection can be large: honour cancellation and the deadline as it goes.
+      if ((++done & 255) === 0) this.ctx.limits.check();
       const it = series.iterator();
       const s = newStepSeries(series.labels, n);
       let have = it.next();
@@ -198,7 +201,9 @@ export class Evaluator {
     const sel = e.vectorSelector;
     const { windowEnds: ends } = this.prepareMatrix(e);
     const [lo, hi] = span(ends);
+    let done = 0;
     for (const s of this.select(sel.matchers, lo - e.range + 1, hi)) {
+      if ((++done & 255) === 0) this.ctx.limits.check();
       const it = s.iterator();
       let k = 0;
       while (it.next()) {
