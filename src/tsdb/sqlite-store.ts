@@ -27,11 +27,8 @@ export interface SeriesRow {
   crc: number;
 }
 
-export interface ChunkRow {
-  min_t: number;
-  max_t: number;
-  data: Buffer;
-}
+/** A chunk row as [min_t, max_t, data]: arrays, not an object per row. */
+export type ChunkRow = [minT: number, maxT: number, data: Buffer];
 
 /** Appends a CRC-32 (seeded with `seed`) to `bytes`. */
 export function seal(bytes: Uint8Array, seed: number): Buffer {
@@ -114,6 +111,7 @@ function prepareStatements(db: Database.Database) {
 export class SqliteStore {
   readonly db: Database.Database;
   private readonly blockSet = new Set<number>();
+  private sortedBlocks: number[] | null = null;
   private readonly insertChunkStmts = new Map<number, Database.Statement>();
   private readonly readChunkStmts = new Map<number, Database.Statement>();
   private readonly stmts: ReturnType<typeof prepareStatements>;
@@ -277,8 +275,10 @@ export class SqliteStore {
     }>;
   }
 
-  blocks(): number[] {
-    return [...this.blockSet].sort((a, b) => a - b);
+  /** Block numbers in increasing order (cached: asked once per series read). */
+  blocks(): readonly number[] {
+    if (this.sortedBlocks === null) this.sortedBlocks = [...this.blockSet].sort((a, b) => a - b);
+    return this.sortedBlocks;
   }
 
   hasBlock(block: number): boolean {
@@ -293,6 +293,7 @@ export class SqliteStore {
         `CREATE TABLE IF NOT EXISTS ${table} (series_id INTEGER NOT NULL, max_t INTEGER NOT NULL, min_t INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series_id, max_t)) WITHOUT ROWID`,
       );
       this.blockSet.add(block);
+      this.sortedBlocks = null;
       stmt = this.db.prepare(
         `INSERT OR REPLACE INTO ${table} (series_id, max_t, min_t, data) VALUES (?, ?, ?, ?)`,
       );
@@ -303,16 +304,18 @@ export class SqliteStore {
   }
 
   /** Chunks of one series in one block whose max_t lies in [fromMaxT, toMaxT], oldest first. */
-  readChunks(block: number, seriesId: number, fromMaxT: number, toMaxT: number): ChunkRow[] {
+  readChunks(block: number, seriesId: number, fromMaxT: number, toMaxT: number, toMinT = toMaxT): ChunkRow[] {
     if (!this.blockSet.has(block)) return [];
     let stmt = this.readChunkStmts.get(block);
     if (!stmt) {
-      stmt = this.db.prepare(
-        `SELECT min_t, max_t, data FROM ${blockTableName(block)} WHERE series_id = ? AND max_t >= ? AND max_t <= ? ORDER BY max_t`,
-      );
+      stmt = this.db
+        .prepare(
+          `SELECT min_t, max_t, data FROM ${blockTableName(block)} WHERE series_id = ? AND max_t >= ? AND max_t <= ? AND min_t <= ? ORDER BY max_t`,
+        )
+        .raw();
       this.readChunkStmts.set(block, stmt);
     }
-    return stmt.all(seriesId, fromMaxT, toMaxT) as ChunkRow[];
+    return stmt.all(seriesId, fromMaxT, toMaxT, toMinT) as ChunkRow[];
   }
 
   dropBlock(block: number): void {
@@ -320,6 +323,7 @@ export class SqliteStore {
     this.readChunkStmts.delete(block);
     this.db.exec(`DROP TABLE IF EXISTS ${blockTableName(block)}`);
     this.blockSet.delete(block);
+    this.sortedBlocks = null;
   }
 
   /** Returns free pages to the file system; cheap when there are none. */

@@ -339,7 +339,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     const blocks = this.store.blocks();
     for (let i = blocks.length - 1; i >= 0; i--) {
       const rows = this.store.readChunks(blocks[i], s.id, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-      if (rows.length) return rows[rows.length - 1].max_t;
+      if (rows.length) return rows[rows.length - 1][1];
     }
     return null;
   }
@@ -615,24 +615,23 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       if (block * this.options.blockDurationMs > upper) break;
       let rows: ReturnType<SqliteStore["readChunks"]>;
       try {
-        rows = this.store.readChunks(block, s.id, mint, before - 1);
+        rows = this.store.readChunks(block, s.id, mint, before - 1, upper);
       } catch (err) {
         warnings.push(
           `chunks of ${formatLabels(s.labels)} in block ${block} could not be read: ${(err as Error).message}`,
         );
         continue;
       }
-      for (const r of rows) {
-        if (r.min_t > upper) break;
-        const body = unseal(r.data, chunkSeed(s.id, r.min_t, r.max_t));
+      for (const [minT, maxT, blob] of rows) {
+        const body = unseal(blob, chunkSeed(s.id, minT, maxT));
         if (body === null) {
           warnings.push(
-            `damaged chunk of ${formatLabels(s.labels)} (${r.min_t}..${r.max_t}) skipped: checksum mismatch`,
+            `damaged chunk of ${formatLabels(s.labels)} (${minT}..${maxT}) skipped: checksum mismatch`,
           );
           continue;
         }
         const data = withPadding(body, body.length);
-        out.push({ data, offset: 0, count: (data[0] << 8) | data[1], minT: r.min_t, maxT: r.max_t });
+        out.push({ data, offset: 0, count: (data[0] << 8) | data[1], minT, maxT });
       }
     }
     return out;
@@ -806,7 +805,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       headChunks,
       memoryClosedChunks,
       pendingChunks: this.pending.length,
-      blocks: this.store.blocks(),
+      blocks: [...this.store.blocks()],
       minValidTime: this.minValidTime(),
       headMaxT: this.headMaxT,
       lastSeq: this.lastSeq,
