@@ -256,10 +256,6 @@ export class SqliteStore {
     return Math.max(max, this.getMeta("next_series_id") ?? 0);
   }
 
-  walBytes(): number {
-    return (this.db.prepare("SELECT coalesce(sum(length(record)), 0) FROM wal").pluck().get() as number) ?? 0;
-  }
-
   putHead(seriesId: number, blob: Uint8Array): void {
     this.stmts.putHead.run(seriesId, blob);
   }
@@ -279,10 +275,6 @@ export class SqliteStore {
   blocks(): readonly number[] {
     if (this.sortedBlocks === null) this.sortedBlocks = [...this.blockSet].sort((a, b) => a - b);
     return this.sortedBlocks;
-  }
-
-  hasBlock(block: number): boolean {
-    return this.blockSet.has(block);
   }
 
   insertChunk(block: number, seriesId: number, minT: number, maxT: number, sealed: Uint8Array): void {

@@ -285,10 +285,6 @@ export class ChunkFormatError extends Error {
   override readonly name = "ChunkFormatError";
 }
 
-export function chunkSampleCount(data: Uint8Array): number {
-  return (data[0] << 8) | data[1];
-}
-
 /** Decodes the bytes of a chunk just far enough to learn its length in bytes. */
 export function chunkDataLength(data: Uint8Array): number {
   const it = new XorIterator();
