@@ -9,7 +9,7 @@ import {
 } from "../../storage/index.js";
 import type { Call, Expr } from "../ast.js";
 import { ExecutionError } from "../errors.js";
-import type { Evaluator } from "./evaluator.js";
+import { checkDuplicates, type Evaluator } from "./evaluator.js";
 import { bucketFraction, bucketQuantile, parseGoFloat } from "./functions/histogram.js";
 import { DATE_FUNCTIONS, INSTANT_FUNCTIONS } from "./functions/instant.js";
 import { compileAnchored, expandTemplate } from "./functions/labels.js";
@@ -355,7 +355,7 @@ function labelReplace(ev: Evaluator, call: Call): StepSeries[] {
     s.metric = withLabel(s.metric, dst, expandTemplate(replacement, m));
     if (dst === METRIC_NAME) s.dropName = false;
   }
-  return checkUnique(series);
+  return checkUnique(series, ev.steps.count);
 }
 
 function labelJoin(ev: Evaluator, call: Call): StepSeries[] {
@@ -370,22 +370,12 @@ function labelJoin(ev: Evaluator, call: Call): StepSeries[] {
     s.metric = withLabel(s.metric, dst, value);
     if (dst === METRIC_NAME) s.dropName = false;
   }
-  return checkUnique(series);
+  return checkUnique(series, ev.steps.count);
 }
 
-function checkUnique(series: StepSeries[]): StepSeries[] {
-  const seen = new Map<string, StepSeries>();
-  for (const s of series) {
-    const key = keyOf(s.dropName ? dropMetricName(s.metric) : s.metric);
-    const other = seen.get(key);
-    if (other) {
-      for (let i = 0; i < s.present.length; i++) {
-        if (s.present[i] && other.present[i])
-          throw new ExecutionError("vector cannot contain metrics with the same labelset");
-      }
-    }
-    seen.set(key, s);
-  }
+/** Label functions must not make two series equal (judged as they will be returned). */
+function checkUnique(series: StepSeries[], steps: number): StepSeries[] {
+  checkDuplicates(series, steps, (s) => (s.dropName ? dropMetricName(s.metric) : s.metric));
   return series;
 }
 

@@ -17,7 +17,7 @@ import { evalAggregate } from "./aggregate.js";
 import type { Annotations } from "./annotations.js";
 import { evalBinary } from "./binary.js";
 import { evalCall } from "./call.js";
-import { dropMetricName } from "./labels-util.js";
+import { dropMetricName, keyOf } from "./labels-util.js";
 import type { QueryLimits } from "./limits.js";
 import {
   type EvalValue,
@@ -311,10 +311,14 @@ function span(times: Float64Array): [number, number] {
 }
 
 /** Prometheus refuses results where two series share a label set at one step. */
-export function checkDuplicates(series: readonly StepSeries[], steps: number): void {
+export function checkDuplicates(
+  series: readonly StepSeries[],
+  steps: number,
+  labelsOf: (s: StepSeries) => Labels = (s) => s.metric,
+): void {
   const seen = new Map<string, StepSeries[]>();
   for (const s of series) {
-    const key = JSON.stringify(s.metric);
+    const key = keyOf(labelsOf(s));
     const list = seen.get(key);
     if (!list) {
       seen.set(key, [s]);
