@@ -24,6 +24,8 @@ export interface QueryOptions {
   signal?: AbortSignal;
   /** Overrides the engine's lookback delta for this query. */
   lookbackDeltaMs?: number;
+  /** Shortens the engine's timeout for this query (the smaller of the two applies). */
+  timeoutMs?: number;
 }
 
 export interface Engine {
@@ -59,6 +61,7 @@ export function newEngine(options: EngineOptions = {}): Engine {
       return runQuery(queryable, expr, { start: timeMs, end: timeMs, step: 1, count: 1 }, true, {
         ...base,
         lookbackMs: opts?.lookbackDeltaMs ?? lookback,
+        timeoutMs: Math.min(base.timeoutMs, opts?.timeoutMs ?? Number.POSITIVE_INFINITY),
         signal: opts?.signal,
       });
     },
@@ -71,6 +74,7 @@ export function newEngine(options: EngineOptions = {}): Engine {
       return runQuery(queryable, expr, { start: startMs, end: endMs, step: stepMs, count }, false, {
         ...base,
         lookbackMs: opts?.lookbackDeltaMs ?? lookback,
+        timeoutMs: Math.min(base.timeoutMs, opts?.timeoutMs ?? Number.POSITIVE_INFINITY),
         signal: opts?.signal,
       });
     },

@@ -49,3 +49,8 @@ export class TooManySamplesError extends ExecutionError {
 export class QueryStorageError extends ExecutionError {
   override readonly name = "QueryStorageError";
 }
+
+/** Valid PromQL that cannot be run as asked, e.g. a range vector as a range query (bad_data). */
+export class InvalidQueryError extends ExecutionError {
+  override readonly name = "InvalidQueryError";
+}

@@ -1,7 +1,7 @@
 /** Runs one parsed query: sets up the evaluator, checks the result type, builds the result value. */
 import type { Queryable } from "../../storage/index.js";
 import { type Expr, exprType } from "../ast.js";
-import { ExecutionError } from "../errors.js";
+import { InvalidQueryError } from "../errors.js";
 import type { MatrixSeries, QueryResult, QueryValue, VectorSample } from "../value.js";
 import { Annotations } from "./annotations.js";
 import { checkDuplicates, type EvalContext, Evaluator } from "./evaluator.js";
@@ -39,7 +39,7 @@ export function runQuery(
   };
   const type = exprType(expr);
   if (!instant && type !== "scalar" && type !== "vector") {
-    throw new ExecutionError(
+    throw new InvalidQueryError(
       `invalid expression type "${type === "matrix" ? "range vector" : type}" for range query, must be Scalar or instant Vector`,
     );
   }

@@ -1,0 +1,46 @@
+/** What the route modules share: storage, engine, auth, limits and the service's own metrics. */
+
+import type { RateLimiter } from "../auth/rate-limit.js";
+import type { TokenStore } from "../auth/tokens.js";
+import type { Engine } from "../promql/engine.js";
+import type { Queryable } from "../storage/index.js";
+import type { SelfMetrics } from "./self-metrics.js";
+
+export interface ApiLimits {
+  /** Longest a query may run, in ms; a request's `timeout` can only shorten it. */
+  queryTimeoutMs: number;
+  /** Most samples a query may hold in memory at once. */
+  maxSamples: number;
+  /** Most points per series a range query may ask for. */
+  maxPointsPerSeries: number;
+  /** Most series a query, /series or a look-up may return. */
+  maxSeries: number;
+  /** Largest request body, in bytes. */
+  maxBodyBytes: number;
+  /** Sustained requests per second per token (0 = unlimited), and the burst above it. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+}
+
+export const DEFAULT_LIMITS: ApiLimits = {
+  queryTimeoutMs: 2 * 60_000,
+  maxSamples: 50_000_000,
+  maxPointsPerSeries: 11_000,
+  maxSeries: 100_000,
+  maxBodyBytes: 1 << 20,
+  rateLimitPerSecond: 50,
+  rateLimitBurst: 100,
+};
+
+export interface ApiContext {
+  storage: Queryable;
+  engine: Engine;
+  tokens: TokenStore;
+  adminKey: string;
+  rateLimiter: RateLimiter;
+  limits: ApiLimits;
+  metrics: SelfMetrics;
+  /** Whether the store has finished opening (for /-/ready). */
+  ready: () => boolean;
+  now: () => number;
+}

@@ -1,0 +1,168 @@
+/**
+ * Look-ups of a project's series: /series, /labels, /label/<name>/values and /metadata, plus the
+ * static /status/buildinfo, /rules and /alerts that clients probe. All reads go through the
+ * project-scoped querier, so another project's names and values are never seen.
+ */
+import { familyOf } from "../catalog/metrics.js";
+import { compareLabels, type Labels, labelsKey, type Matcher, scopeToProject } from "../storage/index.js";
+import type { ApiContext } from "./context.js";
+import { encodeLabels, successBody } from "./encode.js";
+import { ApiError } from "./errors.js";
+import {
+  limitParam,
+  MAX_TIME_MS,
+  MIN_TIME_MS,
+  matchParams,
+  type Params,
+  param,
+  timeParam,
+} from "./params.js";
+import type { Reply } from "./query-routes.js";
+
+/** The Prometheus version whose API and PromQL this service follows (semver, for Grafana). */
+export const COMPATIBLE_PROMETHEUS_VERSION = "3.5.0";
+
+const TRUNCATED = "results truncated due to limit";
+
+function timeRange(p: Params): { start: number; end: number } {
+  const start = timeParam(p, "start", MIN_TIME_MS);
+  const end = timeParam(p, "end", MAX_TIME_MS);
+  if (end < start) throw ApiError.badData("end timestamp must not be before start time");
+  return { start, end };
+}
+
+/** The effective cap: the request's limit, never above the service's series limit. */
+function effectiveLimit(ctx: ApiContext, p: Params): number {
+  const limit = limitParam(p);
+  return limit > 0 ? Math.min(limit, ctx.limits.maxSeries) : ctx.limits.maxSeries;
+}
+
+function sortedUnion(lists: string[][]): string[] {
+  if (lists.length === 1) return lists[0];
+  return [...new Set(lists.flat())].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function stringList(values: string[], limit: number): Reply {
+  const warnings = values.length > limit ? [TRUNCATED] : [];
+  return successBody({ data: JSON.stringify(values.slice(0, limit)), warnings });
+}
+
+export function series(ctx: ApiContext, p: Params, projectId: string): Reply {
+  const limit = effectiveLimit(ctx, p);
+  const { start, end } = timeRange(p);
+  const sets = matchParams(p);
+  if (sets.length === 0) throw ApiError.badData("no match[] parameter provided");
+  const q = scopeToProject(ctx.storage, projectId).querier(start, end);
+  try {
+    const seen = new Map<string, Labels>();
+    for (const matchers of sets) {
+      const set = q.select(true, { start, end, func: "series" }, ...matchers);
+      while (set.next()) {
+        const labels = set.at().labels;
+        const key = labelsKey(labels);
+        if (!seen.has(key)) seen.set(key, labels);
+      }
+      const err = set.err();
+      if (err) throw new ApiError("internal", err.message);
+    }
+    const all = [...seen.values()];
+    if (sets.length > 1) all.sort(compareLabels);
+    const warnings = all.length > limit ? [TRUNCATED] : [];
+    const data = `[${all.slice(0, limit).map(encodeLabels).join(",")}]`;
+    return successBody({ data, warnings });
+  } finally {
+    q.close();
+  }
+}
+
+export function labelNames(ctx: ApiContext, p: Params, projectId: string): Reply {
+  const limit = effectiveLimit(ctx, p);
+  const { start, end } = timeRange(p);
+  const sets = matchParams(p);
+  const q = scopeToProject(ctx.storage, projectId).querier(start, end);
+  try {
+    const lists = sets.length === 0 ? [q.labelNames()] : sets.map((m: Matcher[]) => q.labelNames(...m));
+    return stringList(sortedUnion(lists), limit);
+  } finally {
+    q.close();
+  }
+}
+
+/** Decodes Prometheus's `U__` escaping of label names in URL paths ("U__a_2e_b" → "a.b"). */
+export function unescapeLabelName(name: string): string {
+  if (!name.startsWith("U__")) return name;
+  const s = name.slice(3);
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== "_") {
+      out += s[i];
+      continue;
+    }
+    if (s[i + 1] === "_") {
+      out += "_";
+      i++;
+      continue;
+    }
+    const close = s.indexOf("_", i + 1);
+    const hex = close > i + 1 ? s.slice(i + 1, close) : "";
+    const code = /^[0-9a-fA-F]{1,6}$/.test(hex) ? Number.parseInt(hex, 16) : Number.NaN;
+    if (Number.isNaN(code) || code > 0x10ffff) return name;
+    out += String.fromCodePoint(code);
+    i = close;
+  }
+  return out;
+}
+
+export function labelValues(ctx: ApiContext, p: Params, projectId: string, rawName: string): Reply {
+  const name = unescapeLabelName(rawName);
+  if (name === "" || !name.isWellFormed())
+    throw ApiError.badData(`invalid label name: ${JSON.stringify(name)}`);
+  const limit = effectiveLimit(ctx, p);
+  const { start, end } = timeRange(p);
+  const sets = matchParams(p);
+  const q = scopeToProject(ctx.storage, projectId).querier(start, end);
+  try {
+    const lists = sets.length === 0 ? [q.labelValues(name)] : sets.map((m) => q.labelValues(name, ...m));
+    return stringList(sortedUnion(lists), limit);
+  } finally {
+    q.close();
+  }
+}
+
+/** Type, help and unit of the product's metric families the project has series of. */
+export function metadata(ctx: ApiContext, p: Params, projectId: string): Reply {
+  const limit = Number(param(p, "limit") || "-1");
+  const perMetric = Number(param(p, "limit_per_metric") || "-1");
+  const only = param(p, "metric");
+  if (!Number.isInteger(limit)) throw ApiError.invalidParam("limit", "limit must be a number");
+  if (!Number.isInteger(perMetric))
+    throw ApiError.invalidParam("limit_per_metric", "limit_per_metric must be a number");
+  const q = scopeToProject(ctx.storage, projectId).querier(MIN_TIME_MS, MAX_TIME_MS);
+  try {
+    const out: Record<string, Array<{ type: string; help: string; unit: string }>> = {};
+    let n = 0;
+    for (const seriesName of q.labelValues("__name__")) {
+      const f = familyOf(seriesName);
+      if (!f || out[f.name] || (only !== "" && only !== f.name)) continue;
+      if (limit >= 0 && n >= limit) break;
+      out[f.name] = perMetric === 0 ? [] : [{ type: f.type, help: f.help, unit: f.unit }];
+      n++;
+    }
+    return successBody({ data: JSON.stringify(out) });
+  } finally {
+    q.close();
+  }
+}
+
+export function buildInfo(): Reply {
+  return successBody({
+    data: JSON.stringify({
+      version: COMPATIBLE_PROMETHEUS_VERSION,
+      revision: "managed-inference-metrics",
+      branch: "main",
+      buildUser: "managed-inference-metrics",
+      buildDate: "",
+      goVersion: `node${process.versions.node}`,
+    }),
+  });
+}

@@ -1,0 +1,51 @@
+/** The service's own metrics, served on /metrics for the operator's Prometheus to scrape. */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export class SelfMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: "mim_http_requests_total",
+    help: "HTTP requests by route pattern, method and status code.",
+    labelNames: ["route", "method", "code"] as const,
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: "mim_http_request_duration_seconds",
+    help: "HTTP request latency by route pattern.",
+    labelNames: ["route"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  readonly queryDuration = new Histogram({
+    name: "mim_query_duration_seconds",
+    help: "PromQL evaluation time by query kind (instant or range), errors included.",
+    labelNames: ["kind"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  readonly activeQueries = new Gauge({
+    name: "mim_active_queries",
+    help: "PromQL queries being evaluated now.",
+    registers: [this.registry],
+  });
+  readonly querySamples = new Counter({
+    name: "mim_query_samples_read_total",
+    help: "Samples read from storage by PromQL queries.",
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: "mim_auth_failures_total",
+    help: "Requests refused by authentication or authorization, by reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: "mim_rate_limited_requests_total",
+    help: "Requests refused by the per-token rate limit.",
+    registers: [this.registry],
+  });
+
+  constructor(defaultMetrics = true) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "mim_" });
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The HTTP server: Prometheus's query API under each project's base path, the token admin API,
+ * and the service's own /metrics and health endpoints. Routes are thin: they merge parameters,
+ * authenticate, and call the handlers in query-routes, metadata-routes and admin-routes, which
+ * return pre-encoded JSON. Every failure leaves as Prometheus's error envelope.
+ */
+import compress from "@fastify/compress";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import { RateLimiter } from "../auth/rate-limit.js";
+import type { TokenStore } from "../auth/tokens.js";
+import { type EngineOptions, newEngine } from "../promql/engine.js";
+import type { Queryable } from "../storage/index.js";
+import { createToken, listTokens, revokeToken } from "./admin-routes.js";
+import { authorizeAdmin, authorizeMonitoring } from "./auth.js";
+import { type ApiContext, type ApiLimits, DEFAULT_LIMITS } from "./context.js";
+import { errorBody, successBody } from "./encode.js";
+import { ApiError } from "./errors.js";
+import { buildInfo, labelNames, labelValues, metadata, series } from "./metadata-routes.js";
+import { mergeParams, type Params } from "./params.js";
+import {
+  baseQuery,
+  formatQuery,
+  instantQuery,
+  queryExemplars,
+  type Reply,
+  rangeQuery,
+} from "./query-routes.js";
+import { SelfMetrics } from "./self-metrics.js";
+
+export const API_PREFIX = "/v1alpha5/projects/:projectId";
+export const TIMESERIES_PREFIX = `${API_PREFIX}/metrics/timeseries`;
+
+export interface ApiServerOptions {
+  storage: Queryable;
+  tokens: TokenStore;
+  adminKey: string;
+  limits?: Partial<ApiLimits>;
+  /** Engine settings other than the limits (lookback delta, …). */
+  engine?: Omit<EngineOptions, "timeoutMs" | "maxSamples">;
+  /** A pino logger, or false for none. */
+  logger?: FastifyBaseLogger | false;
+  metrics?: SelfMetrics;
+  ready?: () => boolean;
+  now?: () => number;
+}
+
+/** Tokens must never reach a log line, even if a client puts one where it does not belong. */
+const SECRET_RE = /mim_(?:mon|adm|ing)_[A-Za-z0-9_-]+/g;
+export function redactSecrets(s: string): string {
+  return s.replace(SECRET_RE, (m) => `${m.slice(0, 8)}[REDACTED]`);
+}
+
+function formToObject(body: string): Record<string, string[]> {
+  // No prototype: a key such as "__proto__" must stay an ordinary key.
+  const out: Record<string, string[]> = Object.create(null);
+  for (const [k, v] of new URLSearchParams(body)) {
+    const list = out[k];
+    if (list) list.push(v);
+    else out[k] = [v];
+  }
+  return out;
+}
+
+function isForm(request: FastifyRequest): boolean {
+  return (request.headers["content-type"] ?? "")
+    .toLowerCase()
+    .startsWith("application/x-www-form-urlencoded");
+}
+
+function toApiError(err: unknown, limits: ApiLimits): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (e.statusCode === 413) {
+    return new ApiError(
+      "payload_too_large",
+      `request body is larger than the limit of ${limits.maxBodyBytes} bytes`,
+    );
+  }
+  if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
+    return ApiError.badData(e.message ?? "bad request");
+  }
+  return new ApiError("internal", "internal error; the service log has the details");
+}
+
+export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...o.limits };
+  const metrics = o.metrics ?? new SelfMetrics();
+  const ctx: ApiContext = {
+    storage: o.storage,
+    engine: newEngine({ ...o.engine, timeoutMs: limits.queryTimeoutMs, maxSamples: limits.maxSamples }),
+    tokens: o.tokens,
+    adminKey: o.adminKey,
+    rateLimiter: new RateLimiter({ ratePerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst }),
+    limits,
+    metrics,
+    ready: o.ready ?? (() => true),
+    now: o.now ?? Date.now,
+  };
+
+  const app = Fastify({
+    ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
+    // One line per request comes from the onResponse hook below, with route and project.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: limits.maxBodyBytes,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+  });
+
+  await app.register(compress, { global: true, encodings: ["gzip", "deflate"], threshold: 1024 });
+
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
+    done(null, formToObject(body as string)),
+  );
+  // Like Go's ParseForm, bodies of other types are read (so limits apply) and ignored.
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, _body, done) => done(null, undefined));
+
+  app.setErrorHandler((err, request, reply) => {
+    const api = toApiError(err, limits);
+    if (api.status >= 500 && api.type === "internal") request.log.error({ err }, "request failed");
+    reply
+      .code(api.status)
+      .headers(api.headers)
+      .type("application/json")
+      .send(errorBody(api.type, api.message));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .code(404)
+      .type("application/json")
+      .send(
+        errorBody(
+          "not_found",
+          `no such endpoint: ${request.method} ${redactSecrets(request.url.split("?")[0])}`,
+        ),
+      );
+  });
+
+  app.addHook("onResponse", (request, reply, done) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    metrics.requests.inc({ route, method: request.method, code: String(reply.statusCode) });
+    metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        url: redactSecrets(request.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      "request",
+    );
+    done();
+  });
+
+  const json = (reply: FastifyReply, body: Reply) => reply.type("application/json").send(body);
+  type ProjectRequest = FastifyRequest<{ Params: { projectId: string; name?: string; tokenId?: string } }>;
+  const params = (request: FastifyRequest): Params =>
+    mergeParams(request.query, isForm(request) ? request.body : undefined);
+
+  // Health, readiness and the service's own metrics: no credentials, no customer data.
+  const healthy = (_req: FastifyRequest, reply: FastifyReply) => reply.type("text/plain").send("Healthy.\n");
+  const ready = (_req: FastifyRequest, reply: FastifyReply) =>
+    ctx.ready()
+      ? reply.type("text/plain").send("Ready.\n")
+      : reply.code(503).type("text/plain").send("Service Unavailable: still opening the store.\n");
+  for (const base of ["", TIMESERIES_PREFIX]) {
+    app.get(`${base}/-/healthy`, healthy);
+    app.get(`${base}/-/ready`, ready);
+  }
+  app.get("/metrics", async (_req, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
+  // A project's query API, behind its monitoring token.
+  await app.register(
+    async (scope) => {
+      scope.addHook("onRequest", async (request) => {
+        const { projectId } = (request as ProjectRequest).params;
+        const token = authorizeMonitoring(ctx, request, projectId);
+        request.log = request.log.child({ project: projectId, token_id: token.id });
+      });
+      const both = ["GET", "POST"] as const;
+      const route = (url: string, handler: (p: Params, projectId: string) => Reply) =>
+        scope.route({
+          method: [...both],
+          url,
+          handler: async (request: ProjectRequest, reply) =>
+            json(reply, handler(params(request), request.params.projectId)),
+        });
+      route("", (p, id) => baseQuery(ctx, p, id));
+      route("/api/v1/query", (p, id) => instantQuery(ctx, p, id));
+      route("/api/v1/query_range", (p, id) => rangeQuery(ctx, p, id));
+      route("/api/v1/format_query", (p) => formatQuery(p));
+      route("/api/v1/query_exemplars", (p) => queryExemplars(ctx, p));
+      route("/api/v1/series", (p, id) => series(ctx, p, id));
+      route("/api/v1/labels", (p, id) => labelNames(ctx, p, id));
+      scope.get("/api/v1/label/:name/values", async (request: ProjectRequest, reply) =>
+        json(reply, labelValues(ctx, params(request), request.params.projectId, request.params.name ?? "")),
+      );
+      scope.post("/api/v1/label/:name/values", async () => {
+        throw new ApiError("method_not_allowed", "label values are only served to GET requests", {
+          Allow: "GET",
+        });
+      });
+      scope.get("/api/v1/metadata", async (request: ProjectRequest, reply) =>
+        json(reply, metadata(ctx, params(request), request.params.projectId)),
+      );
+      scope.get("/api/v1/status/buildinfo", async (_request, reply) => json(reply, buildInfo()));
+      scope.get("/api/v1/rules", async (_request, reply) =>
+        json(reply, successBody({ data: '{"groups":[]}' })),
+      );
+      scope.get("/api/v1/alerts", async (_request, reply) =>
+        json(reply, successBody({ data: '{"alerts":[]}' })),
+      );
+    },
+    { prefix: TIMESERIES_PREFIX },
+  );
+
+  // The token admin API, behind the admin key.
+  await app.register(
+    async (scope) => {
+      scope.addHook("onRequest", async (request) => authorizeAdmin(ctx, request));
+      scope.post("/monitoring/tokens", async (request: ProjectRequest, reply) =>
+        reply.code(201).send(createToken(ctx, request.params.projectId, request.body)),
+      );
+      scope.get("/monitoring/tokens", async (request: ProjectRequest) =>
+        listTokens(ctx, request.params.projectId),
+      );
+      scope.delete("/monitoring/tokens/:tokenId", async (request: ProjectRequest, reply) => {
+        revokeToken(ctx, request.params.projectId, request.params.tokenId ?? "");
+        return reply.code(204).send();
+      });
+    },
+    { prefix: API_PREFIX },
+  );
+
+  return app;
+}

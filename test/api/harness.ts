@@ -1,0 +1,78 @@
+/**
+ * Starts the real service stack for API tests: an embedded TSDB and metadata database in a temp
+ * directory, the token store and the Fastify server on 127.0.0.1 with an ephemeral port.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyBaseLogger } from "fastify";
+import type { ApiLimits } from "../../src/api/context.js";
+import { buildApiServer, TIMESERIES_PREFIX } from "../../src/api/server.js";
+import { openMetaDb } from "../../src/auth/meta-db.js";
+import { TokenStore } from "../../src/auth/tokens.js";
+import { labelsFromObject } from "../../src/storage/index.js";
+import { Tsdb } from "../../src/tsdb/tsdb.js";
+
+export const ADMIN_KEY = "mim_adm_test-admin-key-0123456789";
+
+export interface SampleSeries {
+  labels: Record<string, string>;
+  /** [ms, value] pairs in time order. */
+  samples: ReadonlyArray<readonly [number, number]>;
+}
+
+export interface TestService {
+  /** http://127.0.0.1:port */
+  url: string;
+  db: Tsdb;
+  tokens: TokenStore;
+  dir: string;
+  /** The query API base URL of a project. */
+  base(projectId: string): string;
+  /** Creates a monitoring token for a project through the store (not the HTTP API). */
+  token(projectId: string, expiresAt?: Date | null): string;
+  load(series: readonly SampleSeries[]): void;
+  close(): Promise<void>;
+}
+
+export async function startTestService(
+  opts: { limits?: Partial<ApiLimits>; logger?: FastifyBaseLogger; now?: () => number } = {},
+): Promise<TestService> {
+  const dir = mkdtempSync(join(tmpdir(), "mim-api-"));
+  const db = Tsdb.open({ dir, log: () => {} });
+  const meta = openMetaDb(dir);
+  const tokens = new TokenStore(meta);
+  const app = await buildApiServer({
+    storage: db,
+    tokens,
+    adminKey: ADMIN_KEY,
+    limits: { rateLimitPerSecond: 0, ...opts.limits },
+    logger: opts.logger ?? false,
+    now: opts.now,
+  });
+  const address = await app.listen({ host: "127.0.0.1", port: 0 });
+  return {
+    url: address,
+    db,
+    tokens,
+    dir,
+    base: (projectId) => address + TIMESERIES_PREFIX.replace(":projectId", encodeURIComponent(projectId)),
+    token: (projectId, expiresAt = null) => tokens.create(projectId, "test", expiresAt).token,
+    load(series) {
+      const app = db.appender();
+      for (const s of series) {
+        const labels = labelsFromObject(s.labels);
+        let ref = 0;
+        for (const [t, v] of s.samples) ref = app.append(ref, labels, t, v);
+      }
+      app.commit();
+    },
+    async close() {
+      await app.close();
+      tokens.close();
+      meta.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
