@@ -5,6 +5,7 @@
  */
 import {
   ExecutionError,
+  InvalidQueryError,
   ParseError,
   QueryCanceledError,
   QueryStorageError,
@@ -67,6 +68,7 @@ export class ApiError extends Error {
 export function queryError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof ParseError) return ApiError.invalidParam("query", err.toString());
+  if (err instanceof InvalidQueryError) return ApiError.invalidParam("query", err.message);
   if (err instanceof QueryTimeoutError) return new ApiError("timeout", err.message);
   if (err instanceof QueryCanceledError) return new ApiError("canceled", err.message);
   if (err instanceof QueryStorageError) return new ApiError("internal", err.message);

@@ -4,7 +4,7 @@
  * and `match[]` selectors. Each failure is an ApiError of type bad_data naming the parameter.
  */
 import { ParseError } from "../promql/errors.js";
-import { parseExpr } from "../promql/parser/index.js";
+import { parseMetricSelector } from "../promql/parser/index.js";
 import type { Matcher } from "../storage/index.js";
 import { ApiError } from "./errors.js";
 
@@ -32,9 +32,12 @@ export function param(p: Params, name: string): string {
   return p.get(name)?.[0] ?? "";
 }
 
-/** Prometheus's MinTime/MaxTime, as ms we can do arithmetic on without losing integers. */
-export const MIN_TIME_MS = -8_640_000_000_000_000 / 1000;
-export const MAX_TIME_MS = 8_640_000_000_000_000 / 1000;
+/**
+ * Stand-ins for Prometheus's MinTime/MaxTime: the range of a JS Date, which keeps every ms an
+ * exact integer (Prometheus's own bounds are beyond 2^53).
+ */
+export const MIN_TIME_MS = -8_640_000_000_000_000;
+export const MAX_TIME_MS = 8_640_000_000_000_000;
 const MIN_TIME_FORMATTED = "-292273086-05-16T16:47:06Z";
 const MAX_TIME_FORMATTED = "292277025-08-18T07:12:54.999999999Z";
 
@@ -92,7 +95,7 @@ export function parseDuration(s: string): number {
       return f * 1000;
     }
   }
-  const m = s === "0" ? null : PROM_DURATION_RE.exec(s);
+  const m = PROM_DURATION_RE.exec(s);
   if (m && s !== "") {
     let ms = 0;
     for (let i = 0; i < DURATION_UNITS.length; i++) {
@@ -141,11 +144,7 @@ export function matchParams(p: Params): Matcher[][] {
   for (const s of p.get("match[]") ?? []) {
     let matchers: readonly Matcher[];
     try {
-      const expr = parseExpr(s);
-      if (expr.type !== "VectorSelector") {
-        throw new Error(`1:1: parse error: expected a series selector, got ${JSON.stringify(s)}`);
-      }
-      matchers = expr.matchers;
+      matchers = parseMetricSelector(s).matchers;
     } catch (err) {
       const msg = err instanceof ParseError ? err.toString() : (err as Error).message;
       throw ApiError.invalidParam("match[]", msg);

@@ -91,16 +91,20 @@ function toApiError(err: unknown, limits: ApiLimits): ApiError {
 export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...o.limits };
   const metrics = o.metrics ?? new SelfMetrics();
+  const now = o.now ?? Date.now;
   const ctx: ApiContext = {
     storage: o.storage,
     engine: newEngine({ ...o.engine, timeoutMs: limits.queryTimeoutMs, maxSamples: limits.maxSamples }),
     tokens: o.tokens,
     adminKey: o.adminKey,
-    rateLimiter: new RateLimiter({ ratePerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst }),
+    rateLimiter: new RateLimiter(
+      { ratePerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst },
+      now,
+    ),
     limits,
     metrics,
     ready: o.ready ?? (() => true),
-    now: o.now ?? Date.now,
+    now,
   };
 
   const app = Fastify({
@@ -113,9 +117,20 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
 
   await app.register(compress, { global: true, encodings: ["gzip", "deflate"], threshold: 1024 });
 
+  app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
     done(null, formToObject(body as string)),
   );
+  // The admin API's JSON; an empty body (a DELETE with a JSON content type, say) is no body.
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(ApiError.badData(`request body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
   // Like Go's ParseForm, bodies of other types are read (so limits apply) and ignored.
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, _body, done) => done(null, undefined));
 

@@ -16,7 +16,7 @@ export interface EngineOptions {
   noStepSubqueryIntervalMs?: number;
   /** Allow Prometheus's experimental functions (limitk, mad_over_time, …). Default true. */
   experimentalFunctions?: boolean;
-  /** Drop `__name__` only where a result is produced (Prometheus's delayed name removal). Default true. */
+  /** Drop `__name__` only where a result is produced (Prometheus's promql-delayed-name-removal feature, off by default in a Prometheus 3.5 server). Default false. */
   delayedNameRemoval?: boolean;
 }
 
@@ -51,7 +51,7 @@ export function newEngine(options: EngineOptions = {}): Engine {
     maxSamples: options.maxSamples ?? 50_000_000,
     timeoutMs: options.timeoutMs ?? 2 * 60_000,
     subqueryStepMs: options.noStepSubqueryIntervalMs ?? 60_000,
-    delayedNameRemoval: options.delayedNameRemoval ?? true,
+    delayedNameRemoval: options.delayedNameRemoval ?? false,
   };
   const parse = (query: string) =>
     parseExpr(query, { experimentalFunctions: options.experimentalFunctions ?? true });

@@ -41,7 +41,7 @@ export async function startTestService(
   const dir = mkdtempSync(join(tmpdir(), "mim-api-"));
   const db = Tsdb.open({ dir, log: () => {} });
   const meta = openMetaDb(dir);
-  const tokens = new TokenStore(meta);
+  const tokens = new TokenStore(meta, opts.now);
   const app = await buildApiServer({
     storage: db,
     tokens,

@@ -264,13 +264,14 @@ function vectorVector(
           else value = fl;
         } else value = arith(e.op, fl, fr);
         if (!target) {
-          const metric = resultMetric(ls.metric, rs.metric, m, names);
-          const key = keyOf(metric);
+          const fresh = newStepSeries(resultMetric(ls.metric, rs.metric, m, names), n, false);
+          if (!isCmp || e.returnBool) ev.dropName(fresh);
+          else fresh.dropName = swapped ? rs.dropName : ls.dropName;
+          // Keyed after the name is dropped: without delayed name removal it is gone already.
+          const key = keyOf(fresh.metric);
           target = outByKey.get(key);
           if (!target) {
-            target = newStepSeries(metric, n, false);
-            if (!isCmp || e.returnBool) ev.dropName(target);
-            else target.dropName = swapped ? rs.dropName : ls.dropName;
+            target = fresh;
             outByKey.set(key, target);
             out.push(target);
           }

@@ -196,6 +196,7 @@ function evalRangeFunction(
     let lo = 0;
     let hi = 0;
     let any = false;
+    let work = 0;
     for (let i = 0; i < n; i++) {
       const end = windowEnds[i];
       if (i > 0 && end < windowEnds[i - 1]) {
@@ -205,6 +206,13 @@ function evalRangeFunction(
       while (hi < k && ts[hi] <= end) hi++;
       while (lo < hi && ts[lo] <= end - w.range) lo++;
       if (hi === lo) continue;
+      ev.ctx.limits.checkTransient(hi - lo);
+      // Wide windows over many steps are where a query spends its time: watch the deadline.
+      work += hi - lo;
+      if (work > 65_536) {
+        work = 0;
+        ev.ctx.limits.check();
+      }
       w.end = end;
       w.stepT = stepTime(ev.steps, i);
       for (let a = 0; a < scalars.length; a++) args[a] = scalars[a][i];

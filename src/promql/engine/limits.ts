@@ -27,6 +27,19 @@ export class QueryLimits {
     }
   }
 
+  /**
+   * Checks that n more samples would fit without holding them: a range function's window is
+   * in memory only while its step is computed, as in Prometheus's rangeEval.
+   */
+  checkTransient(n: number): void {
+    if (this.samples + n > this.maxSamples) {
+      throw new TooManySamplesError(
+        "query processing would load too many samples into memory in query execution",
+      );
+    }
+    if (this.samples + n > this.peak) this.peak = this.samples + n;
+  }
+
   release(n: number): void {
     this.samples -= n;
   }

@@ -14,7 +14,7 @@
  * Prometheus's context suffix; `offset` cannot be a metric name.
  */
 import { parser } from "@prometheus-io/lezer-promql";
-import type { Expr } from "../ast.js";
+import type { Expr, VectorSelector } from "../ast.js";
 import { ParseError } from "../errors.js";
 import { FUNCTIONS } from "../functions.js";
 import { CheckFailure, checkExpr } from "./check.js";
@@ -86,6 +86,36 @@ function fail(query: string, message: string, pos: { start: number; end: number 
 
 /** Parses a PromQL expression; throws ParseError with Prometheus's message and position. */
 export function parseExpr(query: string, opts: ParseOptions = {}): Expr {
+  let expr = parseUnchecked(query, opts);
+  try {
+    expr = checkExpr(expr, query);
+  } catch (err) {
+    if (err instanceof CheckFailure) fail(query, err.message, err.pos);
+    throw err;
+  }
+  return toByteOffsets(query, expr);
+}
+
+/**
+ * Parses a lone series selector such as a `match[]` parameter, like Prometheus's
+ * ParseMetricSelector: no type checks, so the caller applies its own rules (and messages) to
+ * selectors that match everything.
+ */
+export function parseMetricSelector(query: string): VectorSelector {
+  const expr = parseUnchecked(query, {});
+  if (expr.type !== "VectorSelector") {
+    fail(query, 'expected a series selector such as up{job="api"}', { start: 0, end: query.length });
+  }
+  return toByteOffsets(query, expr) as VectorSelector;
+}
+
+/** Positions are found in UTF-16 units and reported, as Prometheus does, in bytes. */
+function toByteOffsets(query: string, expr: Expr): Expr {
+  const toBytes = byteOffsets(query);
+  return toBytes ? mapPositions(expr, toBytes) : expr;
+}
+
+function parseUnchecked(query: string, opts: ParseOptions): Expr {
   const tokens = lex(query);
   const last = tokens.at(-1)!;
   if (tokens.length === 1 && last.type === Tok.EOF) fail(query, "no expression found in input", range(0, 0));
@@ -124,12 +154,5 @@ export function parseExpr(query: string, opts: ParseOptions = {}): Expr {
   if (!expr)
     fail(query, `unexpected ${last.type === Tok.EOF ? "end of input" : last.val}`, range(last.pos, last.pos));
 
-  try {
-    expr = checkExpr(expr, query);
-  } catch (err) {
-    if (err instanceof CheckFailure) fail(query, err.message, err.pos);
-    throw err;
-  }
-  const toBytes = byteOffsets(query);
-  return toBytes ? mapPositions(expr, toBytes) : expr;
+  return expr;
 }
