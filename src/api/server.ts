@@ -112,6 +112,26 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     // One line per request comes from the onResponse hook below, with route and project.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.maxBodyBytes,
+    // Go's server takes 1 MiB of headers; long GET queries (Grafana's regexes) need more than Node's 16 KiB.
+    http: { maxHeaderSize: 1 << 20 },
+    // Malformed URLs and over-long path parameters still get Prometheus's envelope.
+    frameworkErrors: (err, _request, reply) => {
+      (reply as FastifyReply)
+        .code(400)
+        .type("application/json")
+        .send(errorBody("bad_data", redactSecrets(err.message)));
+    },
+    // What Node's HTTP parser rejects never reaches Fastify: answer it in the envelope too.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return;
+      const code = (err as { code?: string }).code;
+      const [status, text] =
+        code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : [400, "Bad Request"];
+      const body = errorBody("bad_data", `malformed HTTP request: ${text.toLowerCase()}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
   });
 

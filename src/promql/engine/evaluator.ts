@@ -251,6 +251,8 @@ export class Evaluator {
     if (start <= from) start += step;
     const count = start > hi ? 0 : Math.floor((hi - start) / step) + 1;
     if (count === 0) return { kind: "matrix", series: [], range: e.range, windowEnds: ends };
+    // Every inner step holds at least one value: refuse before allocating what the budget forbids.
+    this.ctx.limits.checkTransient(count);
     const inner = new Evaluator(this.ctx, { start, end: start + (count - 1) * step, step, count });
     const v = inner.eval(e.expr);
     const series: RangeSeries[] = [];
