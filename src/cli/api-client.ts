@@ -2,15 +2,7 @@
  * The CLI's HTTP client for the service: the token admin API (admin key) and the query API
  * (monitoring token). Errors carry the service's own message from its JSON envelope.
  */
-export interface TokenResource {
-  id: string;
-  project_id: string;
-  name: string;
-  prefix: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-}
+import type { TokenResource } from "../api/admin-routes.js";
 
 export class ApiClientError extends Error {
   override readonly name = "ApiClientError";

@@ -7,7 +7,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ApiClient, ApiClientError } from "./api-client.js";
 import { type CliConfig, cliConfigPath, readCliConfig, updateCliConfig } from "./cli-config.js";
-import { parseDurationMs } from "./duration.js";
+import { parseDurationMs } from "../config/duration.js";
 import { formatQueryResult } from "./query-output.js";
 
 interface GlobalFlags {

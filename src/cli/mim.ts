@@ -12,7 +12,7 @@ import { TIMESERIES_PREFIX } from "../api/server.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
 import { cliConfigPath, readCliConfig, updateCliConfig } from "./cli-config.js";
-import { formatDurationMs, parseDurationMs } from "./duration.js";
+import { formatDurationMs, parseDurationMs } from "../config/duration.js";
 import { startService } from "./service.js";
 
 function duration(value: string): number {

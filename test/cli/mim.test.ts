@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { formatDurationMs, parseDurationMs } from "../../src/cli/duration.js";
+import { formatDurationMs, parseDurationMs } from "../../src/config/duration.js";
 import { labelsFromObject } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
 import { tempDir } from "../tsdb/helpers.js";
