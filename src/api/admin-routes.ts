@@ -3,10 +3,13 @@
  *   POST   /v1alpha5/projects/{project_id}/monitoring/tokens      {"name", "expires_at"? | "expires_in"?}
  *   GET    /v1alpha5/projects/{project_id}/monitoring/tokens
  *   DELETE /v1alpha5/projects/{project_id}/monitoring/tokens/{token_id}
+ *   POST   /v1alpha5/ingest-tokens      {"name", "project_id"? (default "*": every project), expiry}
+ *   GET    /v1alpha5/ingest-tokens[?project_id=…]
+ *   DELETE /v1alpha5/ingest-tokens/{token_id}
  * Success bodies are plain JSON resources; errors use the query API's envelope.
  */
 import { z } from "zod";
-import type { TokenInfo } from "../auth/tokens.js";
+import { ALL_PROJECTS, type TokenInfo, type TokenStore } from "../auth/tokens.js";
 import { isValidProjectId } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { ApiError } from "./errors.js";
@@ -67,20 +70,55 @@ function expiry(ctx: ApiContext, body: z.infer<typeof CreateBody>): Date | null 
   return new Date(at);
 }
 
+function parseBody<T extends z.ZodType>(schema: T, rawBody: unknown): z.infer<T> {
+  const parsed = schema.safeParse(rawBody ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+    throw ApiError.badData(`invalid request body: ${where}${issue.message}`);
+  }
+  return parsed.data;
+}
+
+function create(
+  ctx: ApiContext,
+  store: TokenStore,
+  projectId: string,
+  body: z.infer<typeof CreateBody>,
+): TokenResource & { token: string } {
+  const created = store.create(projectId, body.name, expiry(ctx, body));
+  return { ...resource(created), token: created.token };
+}
+
 export function createToken(
   ctx: ApiContext,
   projectId: string,
   rawBody: unknown,
 ): TokenResource & { token: string } {
   checkProject(projectId);
-  const parsed = CreateBody.safeParse(rawBody ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-    throw ApiError.badData(`invalid request body: ${where}${issue.message}`);
+  return create(ctx, ctx.tokens, projectId, parseBody(CreateBody, rawBody));
+}
+
+const IngestCreateBody = CreateBody.extend({ project_id: z.string().optional() }).strict();
+
+export function createIngestToken(ctx: ApiContext, rawBody: unknown): TokenResource & { token: string } {
+  const body = parseBody(IngestCreateBody, rawBody);
+  const projectId = body.project_id ?? ALL_PROJECTS;
+  if (projectId !== ALL_PROJECTS) checkProject(projectId);
+  return create(ctx, ctx.ingestTokens, projectId, body);
+}
+
+export function listIngestTokens(
+  ctx: ApiContext,
+  projectId: string | undefined,
+): { tokens: TokenResource[] } {
+  return { tokens: ctx.ingestTokens.list(projectId || undefined).map(resource) };
+}
+
+export function revokeIngestToken(ctx: ApiContext, tokenId: string): void {
+  if (!ctx.ingestTokens.revokeById(tokenId)) {
+    throw new ApiError("not_found", `no active ingest token ${JSON.stringify(tokenId)}`);
   }
-  const created = ctx.tokens.create(projectId, parsed.data.name, expiry(ctx, parsed.data));
-  return { ...resource(created), token: created.token };
 }
 
 export function listTokens(ctx: ApiContext, projectId: string): { tokens: TokenResource[] } {

@@ -35,7 +35,10 @@ export const DEFAULT_LIMITS: ApiLimits = {
 export interface ApiContext {
   storage: Queryable;
   engine: Engine;
+  /** Monitoring tokens (read a project's metrics). */
   tokens: TokenStore;
+  /** Ingest tokens (remote-write). */
+  ingestTokens: TokenStore;
   adminKey: string;
   rateLimiter: RateLimiter;
   limits: ApiLimits;

@@ -16,7 +16,14 @@ import { RateLimiter } from "../auth/rate-limit.js";
 import type { TokenStore } from "../auth/tokens.js";
 import { type EngineOptions, newEngine } from "../promql/engine.js";
 import type { Queryable } from "../storage/index.js";
-import { createToken, listTokens, revokeToken } from "./admin-routes.js";
+import {
+  createIngestToken,
+  createToken,
+  listIngestTokens,
+  listTokens,
+  revokeIngestToken,
+  revokeToken,
+} from "./admin-routes.js";
 import { authorizeAdmin, authorizeMonitoring } from "./auth.js";
 import { type ApiContext, type ApiLimits, DEFAULT_LIMITS } from "./context.js";
 import { errorBody, successBody } from "./encode.js";
@@ -39,6 +46,7 @@ export const TIMESERIES_PREFIX = `${API_PREFIX}/metrics/timeseries`;
 export interface ApiServerOptions {
   storage: Queryable;
   tokens: TokenStore;
+  ingestTokens: TokenStore;
   adminKey: string;
   limits?: Partial<ApiLimits>;
   /** Engine settings other than the limits (lookback delta, …). */
@@ -96,6 +104,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     storage: o.storage,
     engine: newEngine({ ...o.engine, timeoutMs: limits.queryTimeoutMs, maxSamples: limits.maxSamples }),
     tokens: o.tokens,
+    ingestTokens: o.ingestTokens,
     adminKey: o.adminKey,
     rateLimiter: new RateLimiter(
       { ratePerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst },
@@ -273,6 +282,19 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     },
     { prefix: API_PREFIX },
   );
+  await app.register(async (scope) => {
+    scope.addHook("onRequest", async (request) => authorizeAdmin(ctx, request));
+    scope.post("/v1alpha5/ingest-tokens", async (request, reply) =>
+      reply.code(201).send(createIngestToken(ctx, request.body)),
+    );
+    scope.get("/v1alpha5/ingest-tokens", async (request) =>
+      listIngestTokens(ctx, (request.query as Record<string, string | undefined>).project_id),
+    );
+    scope.delete("/v1alpha5/ingest-tokens/:tokenId", async (request, reply) => {
+      revokeIngestToken(ctx, (request.params as { tokenId: string }).tokenId);
+      return reply.code(204).send();
+    });
+  });
 
   return app;
 }

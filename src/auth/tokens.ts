@@ -1,16 +1,30 @@
 /**
- * Monitoring tokens: long random secrets bound to one project. Only their SHA-256 is stored, in
- * the metadata database; a presented token is hashed and looked up by hash, then the stored hash
- * is compared in constant time. Last-used times are kept in memory and written in batches, so a
- * query costs one indexed read and no write.
+ * Tokens: long random secrets bound to a project. Two kinds share this store's logic: monitoring
+ * tokens (read a project's metrics) and ingest tokens (write samples; bound to one project or, with
+ * project "*", to all). Only their SHA-256 is stored, in the metadata database; a presented token
+ * is hashed and looked up by hash, then the stored hash is compared in constant time. Last-used
+ * times are kept in memory and written in batches, so a request costs one indexed read, no write.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import type Database from "better-sqlite3";
 
-/** What every monitoring token starts with, so leaked ones are easy to recognise and scan for. */
+/** What every token starts with, so leaked ones are easy to recognise and scan for. */
 export const MONITORING_TOKEN_PREFIX = "mim_mon_";
-/** Characters of the token shown in listings to tell tokens apart (prefix + 6 of the secret). */
-const SHOWN_PREFIX_LENGTH = MONITORING_TOKEN_PREFIX.length + 6;
+export const INGEST_TOKEN_PREFIX = "mim_ing_";
+/** An ingest token's project when it may write to every project. */
+export const ALL_PROJECTS = "*";
+
+export interface TokenKind {
+  /** Table in the metadata database. */
+  table: string;
+  prefix: string;
+}
+
+export const MONITORING_TOKENS: TokenKind = { table: "monitoring_tokens", prefix: MONITORING_TOKEN_PREFIX };
+export const INGEST_TOKENS: TokenKind = { table: "ingest_tokens", prefix: INGEST_TOKEN_PREFIX };
+
+/** Characters of a token shown in listings to tell tokens apart: the prefix and 6 of the secret. */
+const SHOWN_SECRET_CHARS = 6;
 
 export interface TokenInfo {
   id: string;
@@ -66,12 +80,18 @@ export class TokenStore {
   private readonly byHash: Database.Statement<[Buffer], TokenRow>;
   private readonly flushTimer: NodeJS.Timeout;
 
+  private readonly table: string;
+
   constructor(
     private readonly db: Database.Database,
     private readonly now: () => number = Date.now,
+    private readonly kind: TokenKind = MONITORING_TOKENS,
     flushIntervalMs = 30_000,
   ) {
-    db.exec(`CREATE TABLE IF NOT EXISTS monitoring_tokens (
+    const table = kind.table;
+    if (!/^[a-z_]+$/.test(table)) throw new Error(`invalid token table name ${table}`);
+    this.table = table;
+    db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
       id TEXT PRIMARY KEY,
       project_id TEXT NOT NULL,
       name TEXT NOT NULL,
@@ -82,19 +102,19 @@ export class TokenStore {
       last_used_at INTEGER,
       revoked_at INTEGER
     );
-    CREATE INDEX IF NOT EXISTS monitoring_tokens_project ON monitoring_tokens(project_id);`);
-    this.byHash = db.prepare("SELECT * FROM monitoring_tokens WHERE hash = ?");
+    CREATE INDEX IF NOT EXISTS ${table}_project ON ${table}(project_id);`);
+    this.byHash = db.prepare(`SELECT * FROM ${table} WHERE hash = ?`);
     this.flushTimer = setInterval(() => this.flushLastUsed(), flushIntervalMs);
     this.flushTimer.unref();
   }
 
   create(projectId: string, name: string, expiresAt: Date | null): CreatedToken {
-    const token = MONITORING_TOKEN_PREFIX + randomBytes(32).toString("base64url");
+    const token = this.kind.prefix + randomBytes(32).toString("base64url");
     const row: TokenRow = {
       id: `tok_${randomUUID().replaceAll("-", "").slice(0, 20)}`,
       project_id: projectId,
       name,
-      prefix: token.slice(0, SHOWN_PREFIX_LENGTH),
+      prefix: token.slice(0, this.kind.prefix.length + SHOWN_SECRET_CHARS),
       hash: sha256(token),
       created_at: this.now(),
       expires_at: expiresAt ? expiresAt.getTime() : null,
@@ -103,20 +123,21 @@ export class TokenStore {
     };
     this.db
       .prepare(
-        `INSERT INTO monitoring_tokens (id, project_id, name, prefix, hash, created_at, expires_at, last_used_at, revoked_at)
+        `INSERT INTO ${this.table} (id, project_id, name, prefix, hash, created_at, expires_at, last_used_at, revoked_at)
          VALUES (@id, @project_id, @name, @prefix, @hash, @created_at, @expires_at, @last_used_at, @revoked_at)`,
       )
       .run(row);
     return { ...toInfo(row), token };
   }
 
-  /** Tokens of a project that are not revoked, newest first; never their values. */
-  list(projectId: string): TokenInfo[] {
+  /** Tokens of a project (or of all, when none is given) that are not revoked, newest first; never their values. */
+  list(projectId?: string): TokenInfo[] {
+    const where = projectId === undefined ? "" : "project_id = ? AND";
     const rows = this.db
-      .prepare<[string], TokenRow>(
-        "SELECT * FROM monitoring_tokens WHERE project_id = ? AND revoked_at IS NULL ORDER BY created_at DESC, id",
+      .prepare<string[], TokenRow>(
+        `SELECT * FROM ${this.table} WHERE ${where} revoked_at IS NULL ORDER BY created_at DESC, id`,
       )
-      .all(projectId);
+      .all(...(projectId === undefined ? [] : [projectId]));
     return rows.map((r) => toInfo(r, this.pendingLastUsed.get(r.id)));
   }
 
@@ -124,15 +145,23 @@ export class TokenStore {
   revoke(projectId: string, tokenId: string): boolean {
     const res = this.db
       .prepare(
-        "UPDATE monitoring_tokens SET revoked_at = ? WHERE id = ? AND project_id = ? AND revoked_at IS NULL",
+        `UPDATE ${this.table} SET revoked_at = ? WHERE id = ? AND project_id = ? AND revoked_at IS NULL`,
       )
       .run(this.now(), tokenId, projectId);
     return res.changes > 0;
   }
 
+  /** Revokes a token whatever its project; false when there is no such live token. */
+  revokeById(tokenId: string): boolean {
+    const res = this.db
+      .prepare(`UPDATE ${this.table} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`)
+      .run(this.now(), tokenId);
+    return res.changes > 0;
+  }
+
   /** Checks a presented token and, when valid, notes its use. */
   verify(presented: string): Verification {
-    if (!presented.startsWith(MONITORING_TOKEN_PREFIX)) return { ok: false, reason: "unknown" };
+    if (!presented.startsWith(this.kind.prefix)) return { ok: false, reason: "unknown" };
     const hash = sha256(presented);
     const row = this.byHash.get(hash);
     // The lookup is by hash, so timing says nothing about the secret; the compare guards the match.
@@ -149,7 +178,7 @@ export class TokenStore {
   flushLastUsed(): void {
     if (this.pendingLastUsed.size === 0) return;
     const update = this.db.prepare(
-      "UPDATE monitoring_tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?",
+      `UPDATE ${this.table} SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`,
     );
     const entries = [...this.pendingLastUsed];
     this.pendingLastUsed.clear();

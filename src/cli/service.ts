@@ -11,7 +11,7 @@ import type { ApiLimits } from "../api/context.js";
 import { buildApiServer } from "../api/server.js";
 import { type AdminKey, loadOrCreateAdminKey } from "../auth/admin-key.js";
 import { openMetaDb } from "../auth/meta-db.js";
-import { TokenStore } from "../auth/tokens.js";
+import { INGEST_TOKENS, TokenStore } from "../auth/tokens.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
 
@@ -73,12 +73,14 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
   });
   const meta = openMetaDb(dataDir);
   const tokens = new TokenStore(meta);
+  const ingestTokens = new TokenStore(meta, Date.now, INGEST_TOKENS);
   let app: FastifyInstance | undefined;
   try {
     const adminKey = loadOrCreateAdminKey(dataDir, cfg.adminKeyFromEnv);
     app = await buildApiServer({
       storage: db,
       tokens,
+      ingestTokens,
       adminKey: adminKey.value,
       limits: cfg.limits,
       engine: { lookbackDeltaMs: cfg.lookbackDeltaMs },
@@ -102,6 +104,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
         closed = true;
         await running.close();
         tokens.close();
+        ingestTokens.close();
         meta.close();
         db.close();
         logger.flush();
@@ -110,6 +113,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
   } catch (err) {
     await app?.close();
     tokens.close();
+    ingestTokens.close();
     meta.close();
     db.close();
     throw err;

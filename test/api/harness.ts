@@ -9,7 +9,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { ApiLimits } from "../../src/api/context.js";
 import { buildApiServer, TIMESERIES_PREFIX } from "../../src/api/server.js";
 import { openMetaDb } from "../../src/auth/meta-db.js";
-import { TokenStore } from "../../src/auth/tokens.js";
+import { INGEST_TOKENS, TokenStore } from "../../src/auth/tokens.js";
 import { labelsFromObject } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
 
@@ -29,6 +29,9 @@ export interface TestService {
   dir: string;
   /** The query API base URL of a project. */
   base(projectId: string): string;
+  ingestTokens: TokenStore;
+  /** Creates an ingest token (for one project, or "*" for all) through the store. */
+  ingestToken(projectId?: string): string;
   /** Creates a monitoring token for a project through the store (not the HTTP API). */
   token(projectId: string, expiresAt?: Date | null): string;
   load(series: readonly SampleSeries[]): void;
@@ -42,9 +45,11 @@ export async function startTestService(
   const db = Tsdb.open({ dir, log: () => {} });
   const meta = openMetaDb(dir);
   const tokens = new TokenStore(meta, opts.now);
+  const ingestTokens = new TokenStore(meta, opts.now, INGEST_TOKENS);
   const app = await buildApiServer({
     storage: db,
     tokens,
+    ingestTokens,
     adminKey: ADMIN_KEY,
     limits: { rateLimitPerSecond: 0, ...opts.limits },
     logger: opts.logger ?? false,
@@ -58,6 +63,8 @@ export async function startTestService(
     dir,
     base: (projectId) => address + TIMESERIES_PREFIX.replace(":projectId", encodeURIComponent(projectId)),
     token: (projectId, expiresAt = null) => tokens.create(projectId, "test", expiresAt).token,
+    ingestTokens,
+    ingestToken: (projectId = "*") => ingestTokens.create(projectId, "test", null).token,
     load(series) {
       const app = db.appender();
       for (const s of series) {
@@ -70,6 +77,7 @@ export async function startTestService(
     async close() {
       await app.close();
       tokens.close();
+      ingestTokens.close();
       meta.close();
       db.close();
       rmSync(dir, { recursive: true, force: true });
