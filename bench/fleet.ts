@@ -5,6 +5,7 @@
  * at a per-combination rate (heavy-tailed across combinations, see trafficRate), latencies are
  * lognormal, buckets are cumulative.
  */
+import { mulberry32 } from "../src/sim/random.js";
 import type { Label, Labels } from "../src/storage/index.js";
 
 export const TTFT_BUCKETS = [
@@ -16,18 +17,6 @@ export const TPOT_BUCKETS = [
 ];
 export const SERIES_PER_COMBINATION = 3 + 2 * (TTFT_BUCKETS.length + 1 + 2);
 export const SCRAPE_INTERVAL_MS = 15_000;
-
-/** Deterministic PRNG (mulberry32) so runs are comparable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Combination {
   project: string;
@@ -53,7 +42,7 @@ export class Fleet {
     /** Seconds between scrapes: the counters advance by this much traffic per step. */
     readonly intervalSeconds = SCRAPE_INTERVAL_MS / 1000,
   ) {
-    this.random = rng(seed);
+    this.random = mulberry32(seed); // deterministic, so runs are comparable
     for (let p = 0; p < projects; p++) {
       for (let m = 0; m < models; m++) {
         for (const tier of tiers) {

@@ -19,7 +19,7 @@
  * The same samples go to the service (`SampleSeries`, for the harness's `load`) and to
  * Prometheus (`toOpenMetrics`, for `promtool tsdb create-blocks-from openmetrics`).
  */
-import { rng } from "../../bench/fleet.js";
+import { mulberry32 } from "../../src/sim/random.js";
 import type { SampleSeries } from "./harness.js";
 
 export const SCRAPE_INTERVAL_MS = 15_000;
@@ -147,7 +147,7 @@ function poisson(random: () => number, mean: number): number {
 }
 
 export function generateFleet(o: FleetOptions = {}): FleetData {
-  const random = rng(o.seed ?? 20250602);
+  const random = mulberry32(o.seed ?? 20250602);
   const startMs = o.startMs ?? Date.UTC(2025, 5, 2, 9, 0, 0);
   const endMs = startMs + (o.durationMs ?? 150 * 60_000);
 

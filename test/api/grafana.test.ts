@@ -9,115 +9,37 @@
  * `[]` never null, and every failure a JSON envelope with a non-2xx status.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { METRIC_FAMILIES } from "../../src/catalog/metrics.js";
-import { type SampleSeries, startTestService, type TestService } from "./harness.js";
+import {
+  assertClose,
+  counter,
+  END_MS,
+  expectedRateByModel,
+  INPUT_TOKENS,
+  MODELS,
+  OTHER,
+  OUTPUT_TOKENS,
+  PROJECT,
+  projectData,
+  REQUESTS,
+  START_MS,
+  useClientService,
+} from "./client-fixtures.js";
+import type { SampleSeries } from "./harness.js";
 
-const REQUESTS = "crusoe_inference_request_count";
-const INPUT_TOKENS = "crusoe_inference_input_token_count";
-const OUTPUT_TOKENS = "crusoe_inference_output_token_count";
-const PROJECT = "acme-prod";
-const OTHER = "globex-dev";
-const MODELS = ["llama-3.1-70b-instruct", "mistral-7b-instruct"] as const;
-const TIERS = ["priority", "standard"] as const;
-const END_MS = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
-const START_MS = END_MS - 3_600_000;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A counter scraped every 15 s ± 1.5 s, optionally reset (process restart) at `resetAt`. */
-function counter(labels: Record<string, string>, seed: number, resetAt?: number): SampleSeries {
-  const rnd = mulberry32(seed);
-  const samples: Array<[number, number]> = [];
-  let v = Math.floor(rnd() * 5000);
-  let reset = false;
-  for (let t0 = START_MS; t0 <= END_MS; t0 += 15_000) {
-    const t = t0 + Math.round((rnd() - 0.5) * 3000);
-    if (resetAt !== undefined && !reset && t >= resetAt) {
-      v = 0;
-      reset = true;
-    }
-    v += Math.floor(rnd() * 40) + 1;
-    samples.push([t, v]);
-  }
-  return { labels, samples };
-}
-
-const DATA: SampleSeries[] = [];
-{
-  let seed = 11;
-  for (const model_name of MODELS) {
-    for (const service_tier of TIERS) {
-      const labels = { project_id: PROJECT, model_name, service_tier };
-      const resetAt = model_name === MODELS[1] && service_tier === "priority" ? END_MS - 100_000 : undefined;
-      DATA.push(counter({ __name__: REQUESTS, ...labels }, seed++, resetAt));
-      DATA.push(counter({ __name__: INPUT_TOKENS, ...labels }, seed++));
-    }
-  }
-}
+const DATA = projectData(PROJECT, 11, MODELS);
 // The other project: a model and a metric family this project does not have.
 const OTHER_DATA: SampleSeries[] = [
   counter(
-    { __name__: REQUESTS, project_id: OTHER, model_name: "secret-model", service_tier: "standard" },
+    { __name__: REQUESTS, project_id: OTHER, model_name: "secret-model", service_tier: "on_demand" },
     900,
   ),
   counter(
-    { __name__: OUTPUT_TOKENS, project_id: OTHER, model_name: "secret-model", service_tier: "standard" },
+    { __name__: OUTPUT_TOKENS, project_id: OTHER, model_name: "secret-model", service_tier: "on_demand" },
     901,
   ),
 ];
-
-/** Prometheus 3's rate(): samples in (t - range, t], extrapolated as promql/functions.go does. */
-function promRate(samples: SampleSeries["samples"], t: number, rangeMs: number): number | undefined {
-  const pts = samples.filter(([ts]) => ts > t - rangeMs && ts <= t);
-  if (pts.length < 2) return undefined;
-  const [firstT, firstV] = pts[0];
-  const [lastT, lastV] = pts[pts.length - 1];
-  let result = lastV - firstV;
-  let prev = firstV;
-  for (const [, v] of pts.slice(1)) {
-    if (v < prev) result += prev;
-    prev = v;
-  }
-  let durationToStart = (firstT - (t - rangeMs)) / 1000;
-  let durationToEnd = (t - lastT) / 1000;
-  const sampledInterval = (lastT - firstT) / 1000;
-  const avg = sampledInterval / (pts.length - 1);
-  const threshold = avg * 1.1;
-  if (durationToStart >= threshold) durationToStart = avg / 2;
-  if (result > 0 && firstV >= 0) {
-    const durationToZero = sampledInterval * (firstV / result);
-    if (durationToZero < durationToStart) durationToStart = durationToZero;
-  }
-  if (durationToEnd >= threshold) durationToEnd = avg / 2;
-  const factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval / (rangeMs / 1000);
-  return result * factor;
-}
-
-function expectedRateByModel(metric: string, t: number, rangeMs: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of DATA) {
-    if (s.labels.__name__ !== metric) continue;
-    const r = promRate(s.samples, t, rangeMs);
-    if (r === undefined) continue;
-    out.set(s.labels.model_name, (out.get(s.labels.model_name) ?? 0) + r);
-  }
-  return out;
-}
-
-function assertClose(actual: number, expected: number, what: string): void {
-  const tol = Math.max(1e-9, Math.abs(expected) * 1e-9);
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: got ${actual}, expected ${expected}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // What Grafana's Go HTTP client puts on the wire.
@@ -164,9 +86,7 @@ interface Envelope {
   warnings?: string[];
 }
 
-let s: TestService;
-let token: string;
-let otherToken: string;
+const svc = useClientService([...DATA, ...OTHER_DATA]);
 
 /**
  * One request as Grafana's backend sends it: the data source's Authorization header, Grafana's
@@ -177,7 +97,7 @@ async function grafana(
   path: string,
   opts: { query?: string; form?: string; auth?: string | null; project?: string } = {},
 ): Promise<Reply> {
-  const url = `${s.base(opts.project ?? PROJECT)}/${path}${opts.query ? `?${opts.query}` : ""}`;
+  const url = `${svc.service.base(opts.project ?? PROJECT)}/${path}${opts.query ? `?${opts.query}` : ""}`;
   const headers: Record<string, string> = {
     "User-Agent": "Grafana/11.3.0",
     "Accept-Encoding": "gzip",
@@ -185,7 +105,7 @@ async function grafana(
     "X-Panel-Id": "4",
     "X-Grafana-Org-Id": "1",
   };
-  const auth = opts.auth === undefined ? `Bearer ${token}` : opts.auth;
+  const auth = opts.auth === undefined ? `Bearer ${svc.token}` : opts.auth;
   if (auth !== null) headers.Authorization = auth;
   if (method === "POST") headers["Content-Type"] = "application/x-www-form-urlencoded";
   const res = await fetch(url, { method, headers, body: method === "POST" ? (opts.form ?? "") : undefined });
@@ -221,17 +141,6 @@ function assertErrorEnvelope(r: Reply, status: number, errorType: string): strin
 /** Frontend resource calls: integer seconds, the range snapped to whole minutes. */
 const RES_START = String(Math.floor(START_MS / 60_000) * 60);
 const RES_END = String(Math.ceil(END_MS / 60_000) * 60);
-
-before(async () => {
-  s = await startTestService();
-  s.load([...DATA, ...OTHER_DATA]);
-  token = s.token(PROJECT);
-  otherToken = s.token(OTHER);
-});
-
-after(async () => {
-  await s?.close();
-});
 
 describe("Grafana: Save & test", () => {
   test("health check: POST api/v1/query with query=1%2B1&time=4 answers the exact scalar", async () => {
@@ -319,16 +228,16 @@ describe("Grafana: metrics browser, autocomplete and variables", () => {
     const two = await grafana("GET", "api/v1/label/service_tier/values", {
       query: goValues({
         "match[]": [
-          `${REQUESTS}{model_name="${MODELS[0]}",service_tier="priority"}`,
-          `${INPUT_TOKENS}{service_tier="standard"}`,
+          `${REQUESTS}{model_name="${MODELS[0]}",service_tier="pt"}`,
+          `${INPUT_TOKENS}{service_tier="on_demand"}`,
         ],
       }),
     });
-    assert.equal(two.text, JSON.stringify({ status: "success", data: TIERS }));
+    assert.equal(two.text, JSON.stringify({ status: "success", data: ["on_demand", "pt"] }));
   });
 
   test("POST to label values is 405 (JSON, Allow: GET), and the GET retry with the body's params works", async () => {
-    const params = { end: RES_END, "match[]": `${REQUESTS}{service_tier="priority"}`, start: RES_START };
+    const params = { end: RES_END, "match[]": `${REQUESTS}{service_tier="pt"}`, start: RES_START };
     const post = await grafana("POST", "api/v1/label/model_name/values", { form: goValues(params) });
     assertErrorEnvelope(post, 405, "method_not_allowed");
     assert.equal(post.headers.get("allow"), "GET");
@@ -382,7 +291,7 @@ describe("Grafana: metrics browser, autocomplete and variables", () => {
       form: goValues({
         end: RES_END,
         limit: "40000",
-        "match[]": `${REQUESTS}{service_tier="priority"}`,
+        "match[]": `${REQUESTS}{service_tier="pt"}`,
         start: RES_START,
       }),
     });
@@ -397,10 +306,10 @@ describe("Grafana: metrics browser, autocomplete and variables", () => {
       JSON.stringify({
         status: "success",
         data: [
-          series(INPUT_TOKENS, MODELS[0], "priority"),
-          series(INPUT_TOKENS, MODELS[0], "standard"),
-          series(REQUESTS, MODELS[0], "priority"),
-          series(REQUESTS, MODELS[1], "priority"),
+          series(INPUT_TOKENS, MODELS[0], "on_demand"),
+          series(INPUT_TOKENS, MODELS[0], "pt"),
+          series(REQUESTS, MODELS[0], "pt"),
+          series(REQUESTS, MODELS[1], "pt"),
         ],
       }),
     );
@@ -456,7 +365,11 @@ describe("Grafana: panels", () => {
         assert.equal(typeof ts, "number");
         assert.equal(typeof v, "string");
         assert.equal(Math.round(ts * 1000), t);
-        assertClose(Number(v), expectedRateByModel(REQUESTS, t, 90_000).get(m.metric.model_name)!, `@${ts}`);
+        assertClose(
+          Number(v),
+          expectedRateByModel(DATA, REQUESTS, t, 90_000).get(m.metric.model_name)!,
+          `@${ts}`,
+        );
       });
     }
     // Timestamps are written as Prometheus's MarshalTimestamp does (".123").
@@ -486,7 +399,7 @@ describe("Grafana: panels", () => {
         timeout: "2m",
       }),
     });
-    const want = expectedRateByModel(REQUESTS, t, 90_000).get(MODELS[1])!;
+    const want = expectedRateByModel(DATA, REQUESTS, t, 90_000).get(MODELS[1])!;
     const data = (r.json as Envelope).data as {
       resultType: string;
       result: Array<{ value: [number, string] }>;
@@ -556,7 +469,7 @@ describe("Grafana: failures are JSON envelopes with a non-2xx status", () => {
       auth: "Bearer mim_mon_not-a-real-token",
     });
     assertErrorEnvelope(unknown, 401, "unauthorized");
-    const other = await grafana("GET", "api/v1/label/__name__/values", { auth: `Bearer ${otherToken}` });
+    const other = await grafana("GET", "api/v1/label/__name__/values", { auth: `Bearer ${svc.otherToken}` });
     const msg = assertErrorEnvelope(other, 403, "forbidden");
     assert.doesNotMatch(msg, /secret-model|globex/);
   });

@@ -5,107 +5,24 @@
  * series and labels). Values are checked against rates computed from the loaded samples.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { PrometheusDriver } from "prometheus-query";
-import { type SampleSeries, startTestService, type TestService } from "./harness.js";
-
-const REQUESTS = "crusoe_inference_request_count";
-const INPUT_TOKENS = "crusoe_inference_input_token_count";
-const PROJECT = "acme-prod";
-const OTHER = "globex-dev";
-const MODELS = ["llama-3.1-70b-instruct", "mistral-7b-instruct"] as const;
-const TIERS = ["priority", "standard"] as const;
-const END_MS = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
-const START_MS = END_MS - 3_600_000;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A counter scraped every 15 s ± 1.5 s, optionally reset (process restart) at `resetAt`. */
-function counter(labels: Record<string, string>, seed: number, resetAt?: number): SampleSeries {
-  const rnd = mulberry32(seed);
-  const samples: Array<[number, number]> = [];
-  let v = Math.floor(rnd() * 5000);
-  let reset = false;
-  for (let t0 = START_MS; t0 <= END_MS; t0 += 15_000) {
-    const t = t0 + Math.round((rnd() - 0.5) * 3000);
-    if (resetAt !== undefined && !reset && t >= resetAt) {
-      v = 0;
-      reset = true;
-    }
-    v += Math.floor(rnd() * 40) + 1;
-    samples.push([t, v]);
-  }
-  return { labels, samples };
-}
-
-function projectData(project: string, seedBase: number, models: readonly string[]): SampleSeries[] {
-  const out: SampleSeries[] = [];
-  let seed = seedBase;
-  for (const model_name of models) {
-    for (const service_tier of TIERS) {
-      const labels = { project_id: project, model_name, service_tier };
-      const resetAt = model_name === MODELS[1] && service_tier === "priority" ? END_MS - 100_000 : undefined;
-      out.push(counter({ __name__: REQUESTS, ...labels }, seed++, resetAt));
-      out.push(counter({ __name__: INPUT_TOKENS, ...labels }, seed++));
-    }
-  }
-  return out;
-}
+import {
+  assertClose,
+  END_MS,
+  expectedRateByModel,
+  INPUT_TOKENS,
+  MODELS,
+  OTHER,
+  PROJECT,
+  projectData,
+  REQUESTS,
+  START_MS,
+  useClientService,
+} from "./client-fixtures.js";
 
 const DATA = projectData(PROJECT, 7, MODELS);
 const OTHER_DATA = projectData(OTHER, 700, ["secret-model"]);
-
-/** Prometheus 3's rate(): samples in (t - range, t], extrapolated as promql/functions.go does. */
-function promRate(samples: SampleSeries["samples"], t: number, rangeMs: number): number | undefined {
-  const pts = samples.filter(([ts]) => ts > t - rangeMs && ts <= t);
-  if (pts.length < 2) return undefined;
-  const [firstT, firstV] = pts[0];
-  const [lastT, lastV] = pts[pts.length - 1];
-  let result = lastV - firstV;
-  let prev = firstV;
-  for (const [, v] of pts.slice(1)) {
-    if (v < prev) result += prev;
-    prev = v;
-  }
-  let durationToStart = (firstT - (t - rangeMs)) / 1000;
-  let durationToEnd = (t - lastT) / 1000;
-  const sampledInterval = (lastT - firstT) / 1000;
-  const avg = sampledInterval / (pts.length - 1);
-  const threshold = avg * 1.1;
-  if (durationToStart >= threshold) durationToStart = avg / 2;
-  if (result > 0 && firstV >= 0) {
-    const durationToZero = sampledInterval * (firstV / result);
-    if (durationToZero < durationToStart) durationToStart = durationToZero;
-  }
-  if (durationToEnd >= threshold) durationToEnd = avg / 2;
-  const factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval / (rangeMs / 1000);
-  return result * factor;
-}
-
-function expectedRateByModel(metric: string, t: number, rangeMs: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of DATA) {
-    if (s.labels.__name__ !== metric) continue;
-    const r = promRate(s.samples, t, rangeMs);
-    if (r === undefined) continue;
-    out.set(s.labels.model_name, (out.get(s.labels.model_name) ?? 0) + r);
-  }
-  return out;
-}
-
-function assertClose(actual: number, expected: number, what: string): void {
-  const tol = Math.max(1e-9, Math.abs(expected) * 1e-9);
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: got ${actual}, expected ${expected}`);
-}
 
 /** What the driver throws for a non-2xx answer. */
 interface DriverError {
@@ -143,20 +60,7 @@ interface DRange {
   values: DSample[];
 }
 
-let s: TestService;
-let token: string;
-let otherToken: string;
-
-before(async () => {
-  s = await startTestService();
-  s.load([...DATA, ...OTHER_DATA]);
-  token = s.token(PROJECT);
-  otherToken = s.token(OTHER);
-});
-
-after(async () => {
-  await s?.close();
-});
+const svc = useClientService([...DATA, ...OTHER_DATA]);
 
 for (const preferPost of [false, true]) {
   describe(`prometheus-query, preferPost: ${preferPost}`, () => {
@@ -164,9 +68,9 @@ for (const preferPost of [false, true]) {
     const sent: string[] = [];
 
     /** A driver for `project`'s base URL, sending `tok` (null: no Authorization header). */
-    function driver(tok: string | null = token, project = PROJECT): PrometheusDriver {
+    function driver(tok: string | null = svc.token, project = PROJECT): PrometheusDriver {
       return new PrometheusDriver({
-        endpoint: s.base(project),
+        endpoint: svc.service.base(project),
         headers: tok === null ? {} : { Authorization: `Bearer ${tok}` },
         preferPost,
         timeout: 10_000,
@@ -183,12 +87,12 @@ for (const preferPost of [false, true]) {
 
     test("instantQuery: sum by (model_name) (rate(…[300s])) at a millisecond time", async () => {
       const t = END_MS - 4_321;
-      const expr = `sum by (model_name) (rate(${REQUESTS}{service_tier=~"priority|standard"}[300s]))`;
+      const expr = `sum by (model_name) (rate(${REQUESTS}{service_tier=~"pt|on_demand"}[300s]))`;
       const res = await driver().instantQuery(expr, t, "30s");
       assert.equal(sent.at(-1), `${post} query`);
       assert.equal(res.resultType, "vector");
       const result = res.result as DInstant[];
-      const expected = expectedRateByModel(REQUESTS, t, 300_000);
+      const expected = expectedRateByModel(DATA, REQUESTS, t, 300_000);
       assert.deepEqual(result.map((r) => r.metric.labels.model_name).sort(), [...expected.keys()].sort());
       for (const r of result) {
         assert.equal(r.metric.name, undefined, "sum drops the metric name");
@@ -201,7 +105,7 @@ for (const preferPost of [false, true]) {
 
     test("instantQuery: a raw selector keeps the name and all labels; no data is []", async () => {
       const res = await driver().instantQuery(
-        `${REQUESTS}{model_name="${MODELS[0]}",service_tier="standard"}`,
+        `${REQUESTS}{model_name="${MODELS[0]}",service_tier="on_demand"}`,
         END_MS,
       );
       const result = res.result as DInstant[];
@@ -210,13 +114,13 @@ for (const preferPost of [false, true]) {
       assert.deepEqual(result[0].metric.labels, {
         model_name: MODELS[0],
         project_id: PROJECT,
-        service_tier: "standard",
+        service_tier: "on_demand",
       });
       const series = DATA.find(
         (d) =>
           d.labels.__name__ === REQUESTS &&
           d.labels.model_name === MODELS[0] &&
-          d.labels.service_tier === "standard",
+          d.labels.service_tier === "on_demand",
       )!;
       assert.equal(result[0].value.value, series.samples.filter(([ts]) => ts <= END_MS).at(-1)![1]);
       assert.equal(result[0].value.time.getTime(), END_MS);
@@ -248,7 +152,7 @@ for (const preferPost of [false, true]) {
           r.values.forEach((v, i) => {
             const t = start + i * 60_000;
             assert.ok(Math.abs(v.time.getTime() - t) <= 1, `time ${v.time.toISOString()}`);
-            const want = expectedRateByModel(REQUESTS, t, 300_000).get(r.metric.labels.model_name)!;
+            const want = expectedRateByModel(DATA, REQUESTS, t, 300_000).get(r.metric.labels.model_name)!;
             assertClose(v.value, want, `step ${step} @${t}`);
           });
         }
@@ -257,17 +161,17 @@ for (const preferPost of [false, true]) {
 
     test("series: union of selectors, this project only", async () => {
       const res = (await driver().series(
-        [`${REQUESTS}{model_name="${MODELS[1]}"}`, `{__name__="${INPUT_TOKENS}",service_tier="priority"}`],
+        [`${REQUESTS}{model_name="${MODELS[1]}"}`, `{__name__="${INPUT_TOKENS}",service_tier="pt"}`],
         START_MS,
         END_MS,
       )) as DMetric[];
       assert.equal(sent.at(-1), `${post} series`);
       const got = res.map((m) => `${m.name}${JSON.stringify(m.labels)}`).sort();
       const want = [
-        { __name__: INPUT_TOKENS, model_name: MODELS[0], tier: "priority" },
-        { __name__: INPUT_TOKENS, model_name: MODELS[1], tier: "priority" },
-        { __name__: REQUESTS, model_name: MODELS[1], tier: "priority" },
-        { __name__: REQUESTS, model_name: MODELS[1], tier: "standard" },
+        { __name__: INPUT_TOKENS, model_name: MODELS[0], tier: "pt" },
+        { __name__: INPUT_TOKENS, model_name: MODELS[1], tier: "pt" },
+        { __name__: REQUESTS, model_name: MODELS[1], tier: "pt" },
+        { __name__: REQUESTS, model_name: MODELS[1], tier: "on_demand" },
       ]
         .map(
           (m) =>
@@ -291,7 +195,7 @@ for (const preferPost of [false, true]) {
       ]);
       assert.deepEqual(
         await driver().labelValues("service_tier", `${REQUESTS}{model_name=~"llama.*"}`, START_MS, END_MS),
-        [...TIERS],
+        ["on_demand", "pt"],
       );
       // Data ends at END_MS (± 1.5 s jitter): a window well after it has no values.
       assert.deepEqual(
@@ -367,12 +271,12 @@ for (const preferPost of [false, true]) {
       assert.equal(none.prometheus?.errorType, "unauthorized");
       assert.match(none.error, /missing credentials/);
 
-      const other = await rejection(driver(otherToken).labelValues("model_name"));
+      const other = await rejection(driver(svc.otherToken).labelValues("model_name"));
       assert.equal(other.httpStatus, 403);
       assert.equal(other.prometheus?.errorType, "forbidden");
 
       // Its own project works with the other token, and shows none of this project's data.
-      assert.deepEqual(await driver(otherToken, OTHER).labelValues("model_name"), ["secret-model"]);
+      assert.deepEqual(await driver(svc.otherToken, OTHER).labelValues("model_name"), ["secret-model"]);
     });
   });
 }

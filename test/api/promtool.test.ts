@@ -21,7 +21,19 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type SampleSeries, startTestService, type TestService } from "./harness.js";
+import {
+  assertClose,
+  END_MS,
+  expectedRateByModel,
+  INPUT_TOKENS,
+  MODELS,
+  OTHER,
+  PROJECT,
+  projectData,
+  REQUESTS,
+  START_MS,
+} from "./client-fixtures.js";
+import { startTestService, type TestService } from "./harness.js";
 
 const PROMTOOL = process.env.PROMTOOL ?? "/usr/bin/promtool";
 const INSTALLED = existsSync(PROMTOOL);
@@ -31,110 +43,12 @@ const MISSING = `promtool not found at ${PROMTOOL} (Debian/Ubuntu: apt-get insta
 // ---------------------------------------------------------------------------------------------
 // Data: the product's counters for two projects, a sample every 15 s with jittered timestamps.
 
-const REQUESTS = "crusoe_inference_request_count";
-const INPUT_TOKENS = "crusoe_inference_input_token_count";
-const PROJECT = "acme-prod";
-const OTHER = "globex-dev";
-const MODELS = ["llama-3.1-70b-instruct", "mistral-7b-instruct"] as const;
-const TIERS = ["priority", "standard"] as const;
-/** Whole minutes, two of them in the past: promtool's default ranges (now ± 9999h) cover the data. */
-const END_MS = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
-const START_MS = END_MS - 3_600_000;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A counter scraped every 15 s ± 1.5 s, optionally reset (process restart) at `resetAt`. */
-function counter(labels: Record<string, string>, seed: number, resetAt?: number): SampleSeries {
-  const rnd = mulberry32(seed);
-  const samples: Array<[number, number]> = [];
-  let v = Math.floor(rnd() * 5000);
-  let reset = false;
-  for (let t0 = START_MS; t0 <= END_MS; t0 += 15_000) {
-    const t = t0 + Math.round((rnd() - 0.5) * 3000);
-    if (resetAt !== undefined && !reset && t >= resetAt) {
-      v = 0;
-      reset = true;
-    }
-    v += Math.floor(rnd() * 40) + 1;
-    samples.push([t, v]);
-  }
-  return { labels, samples };
-}
-
-function projectData(project: string, seedBase: number, models: readonly string[]): SampleSeries[] {
-  const out: SampleSeries[] = [];
-  let seed = seedBase;
-  for (const model_name of models) {
-    for (const service_tier of TIERS) {
-      const labels = { project_id: project, model_name, service_tier };
-      // One series restarts 100 s before the end, inside every 300 s window evaluated below.
-      const resetAt = model_name === MODELS[1] && service_tier === "priority" ? END_MS - 100_000 : undefined;
-      out.push(counter({ __name__: REQUESTS, ...labels }, seed++, resetAt));
-      out.push(counter({ __name__: INPUT_TOKENS, ...labels }, seed++));
-    }
-  }
-  return out;
-}
-
 const DATA = projectData(PROJECT, 1, MODELS);
 // The other project has the same metric names, but its own model and far larger numbers.
 const OTHER_DATA = projectData(OTHER, 100, ["secret-model"]).map((s) => ({
   labels: s.labels,
   samples: s.samples.map(([t, v]) => [t, v * 1000] as const),
 }));
-
-/** Prometheus 3's rate(): samples in (t - range, t], extrapolated as promql/functions.go does. */
-function promRate(samples: SampleSeries["samples"], t: number, rangeMs: number): number | undefined {
-  const pts = samples.filter(([ts]) => ts > t - rangeMs && ts <= t);
-  if (pts.length < 2) return undefined;
-  const [firstT, firstV] = pts[0];
-  const [lastT, lastV] = pts[pts.length - 1];
-  let result = lastV - firstV;
-  let prev = firstV;
-  for (const [, v] of pts.slice(1)) {
-    if (v < prev) result += prev;
-    prev = v;
-  }
-  let durationToStart = (firstT - (t - rangeMs)) / 1000;
-  let durationToEnd = (t - lastT) / 1000;
-  const sampledInterval = (lastT - firstT) / 1000;
-  const avg = sampledInterval / (pts.length - 1);
-  const threshold = avg * 1.1;
-  if (durationToStart >= threshold) durationToStart = avg / 2;
-  if (result > 0 && firstV >= 0) {
-    const durationToZero = sampledInterval * (firstV / result);
-    if (durationToZero < durationToStart) durationToStart = durationToZero;
-  }
-  if (durationToEnd >= threshold) durationToEnd = avg / 2;
-  const factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval / (rangeMs / 1000);
-  return result * factor;
-}
-
-/** `sum by (model_name) (rate(<metric>{project}[range]))` at t, computed from the loaded samples. */
-function expectedRateByModel(metric: string, t: number, rangeMs: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of DATA) {
-    if (s.labels.__name__ !== metric) continue;
-    const r = promRate(s.samples, t, rangeMs);
-    if (r === undefined) continue;
-    out.set(s.labels.model_name, (out.get(s.labels.model_name) ?? 0) + r);
-  }
-  return out;
-}
-
-function assertClose(actual: number, expected: number, what: string): void {
-  const tol = Math.max(1e-9, Math.abs(expected) * 1e-9);
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: got ${actual}, expected ${expected}`);
-}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -310,13 +224,13 @@ describe("promtool against the query API", { skip: INSTALLED ? false : MISSING }
 
   test("instant query: sum by (model_name) (rate(…[300s])) matches the computed rate", async () => {
     const t = END_MS - 4_321; // not on a sample, not on a second
-    const expr = `sum by (model_name) (rate(${REQUESTS}{service_tier=~"priority|standard"}[300s]))`;
+    const expr = `sum by (model_name) (rate(${REQUESTS}{service_tier=~"pt|on_demand"}[300s]))`;
     const r = await query("instant", { flags: [`--time=${iso(t)}`], arg: expr });
     const out = JSON.parse(ok(r, "query instant")) as Array<{
       metric: Record<string, string>;
       value: [number, string];
     }>;
-    const expected = expectedRateByModel(REQUESTS, t, 300_000);
+    const expected = expectedRateByModel(DATA, REQUESTS, t, 300_000);
     assert.equal(expected.size, 2);
     assert.deepEqual(out.map((e) => e.metric.model_name).sort(), [...expected.keys()].sort());
     for (const e of out) {
@@ -386,7 +300,11 @@ describe("promtool against the query API", { skip: INSTALLED ? false : MISSING }
       m.values.forEach(([ts, v], i) => {
         const t = start + i * 60_000;
         assert.equal(ts, t / 1000);
-        assertClose(Number(v), expectedRateByModel(REQUESTS, t, 300_000).get(m.metric.model_name)!, `@${ts}`);
+        assertClose(
+          Number(v),
+          expectedRateByModel(DATA, REQUESTS, t, 300_000).get(m.metric.model_name)!,
+          `@${ts}`,
+        );
       });
     }
   });
@@ -405,7 +323,7 @@ describe("promtool against the query API", { skip: INSTALLED ? false : MISSING }
     const t = (k: number) => (END_MS - 120_000 + k * 60_000) / 1000;
     assert.equal(
       ok(r, "query range").trim(),
-      ["priority", "standard"]
+      ["on_demand", "pt"]
         .map((tier) => `{service_tier="${tier}"} =>\n2 @[${t(0)}]\n2 @[${t(1)}]\n2 @[${t(2)}]`)
         .join("\n"),
     );
@@ -415,16 +333,16 @@ describe("promtool against the query API", { skip: INSTALLED ? false : MISSING }
     const r = await query("series", {
       flags: [
         `--match=${REQUESTS}{model_name="${MODELS[1]}"}`,
-        `--match=${INPUT_TOKENS}{service_tier="priority",model_name=~"llama.*|secret-model"}`,
+        `--match=${INPUT_TOKENS}{service_tier="pt",model_name=~"llama.*|secret-model"}`,
         `--start=${iso(START_MS)}`,
         `--end=${iso(END_MS)}`,
       ],
     });
     const out = JSON.parse(ok(r, "query series")) as Array<Record<string, string>>;
     const expected = [
-      { __name__: INPUT_TOKENS, model_name: MODELS[0], project_id: PROJECT, service_tier: "priority" },
-      { __name__: REQUESTS, model_name: MODELS[1], project_id: PROJECT, service_tier: "priority" },
-      { __name__: REQUESTS, model_name: MODELS[1], project_id: PROJECT, service_tier: "standard" },
+      { __name__: INPUT_TOKENS, model_name: MODELS[0], project_id: PROJECT, service_tier: "pt" },
+      { __name__: REQUESTS, model_name: MODELS[1], project_id: PROJECT, service_tier: "pt" },
+      { __name__: REQUESTS, model_name: MODELS[1], project_id: PROJECT, service_tier: "on_demand" },
     ];
     assert.deepEqual(
       out.map((ls) => JSON.stringify(ls)).sort(),
@@ -451,7 +369,7 @@ describe("promtool against the query API", { skip: INSTALLED ? false : MISSING }
       flags: [`--match=${REQUESTS}{model_name=~"mistral.*"}`],
       arg: "service_tier",
     });
-    assert.deepEqual(JSON.parse(ok(matched, "query labels --match")), ["priority", "standard"]);
+    assert.deepEqual(JSON.parse(ok(matched, "query labels --match")), ["on_demand", "pt"]);
 
     const names = await query("labels", { arg: "__name__" });
     assert.deepEqual(JSON.parse(ok(names, "query labels __name__")), [INPUT_TOKENS, REQUESTS]);

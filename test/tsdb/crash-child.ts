@@ -12,6 +12,7 @@ import { writeSync } from "node:fs";
 import { resolve } from "node:path";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
+import { mulberry32 } from "../../src/sim/random.js";
 import { type Labels, labelsFromObject } from "../../src/storage/index.js";
 import type { TsdbOptions } from "../../src/tsdb/options.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
@@ -55,16 +56,10 @@ export function mix(a: number, b: number): number {
   return h >>> 0;
 }
 
-/** mulberry32: a small deterministic uint32 generator. */
+/** mulberry32 as a uint32 generator: its [0, 1) outputs times 2^32 (exact, so the same integers). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = mulberry32(seed);
+  return () => next() * 4294967296;
 }
 
 const labelCache = new Map<number, Labels>();
