@@ -20,6 +20,10 @@ export interface ApiLimits {
   /** Sustained requests per second per token (0 = unlimited), and the burst above it. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /** Remote-write: largest compressed body, largest decompressed body, samples/s per ingest token (0 = no limit). */
+  remoteWriteMaxBodyBytes: number;
+  remoteWriteMaxDecompressedBytes: number;
+  remoteWriteSamplesPerSecond: number;
 }
 
 export const DEFAULT_LIMITS: ApiLimits = {
@@ -30,6 +34,9 @@ export const DEFAULT_LIMITS: ApiLimits = {
   maxBodyBytes: 1 << 20,
   rateLimitPerSecond: 50,
   rateLimitBurst: 100,
+  remoteWriteMaxBodyBytes: 16 << 20,
+  remoteWriteMaxDecompressedBytes: 64 << 20,
+  remoteWriteSamplesPerSecond: 2_000_000,
 };
 
 export interface ApiContext {

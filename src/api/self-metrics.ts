@@ -45,6 +45,25 @@ export class SelfMetrics {
     registers: [this.registry],
   });
 
+  readonly samplesIngested = new Counter({
+    name: "mim_samples_ingested_total",
+    help: "Samples stored, by source (remote_write, gateway, scrape, rules).",
+    labelNames: ["source"] as const,
+    registers: [this.registry],
+  });
+  readonly samplesRejected = new Counter({
+    name: "mim_samples_rejected_total",
+    help: "Samples refused (invalid labels, wrong project, out of order, native histograms), by source.",
+    labelNames: ["source"] as const,
+    registers: [this.registry],
+  });
+  readonly writesRefused = new Counter({
+    name: "mim_remote_write_refused_total",
+    help: "Remote-write requests answered 503 so the sender retries, by reason (overloaded, storage).",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "mim_" });
   }

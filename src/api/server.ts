@@ -15,7 +15,7 @@ import Fastify, {
 import { RateLimiter } from "../auth/rate-limit.js";
 import type { TokenStore } from "../auth/tokens.js";
 import { type EngineOptions, newEngine } from "../promql/engine.js";
-import type { Queryable } from "../storage/index.js";
+import type { Appendable, Queryable } from "../storage/index.js";
 import {
   createIngestToken,
   createToken,
@@ -39,12 +39,15 @@ import {
   rangeQuery,
 } from "./query-routes.js";
 import { SelfMetrics } from "./self-metrics.js";
+import { registerWriteRoute } from "./write-route.js";
 
 export const API_PREFIX = "/v1alpha5/projects/:projectId";
 export const TIMESERIES_PREFIX = `${API_PREFIX}/metrics/timeseries`;
 
 export interface ApiServerOptions {
   storage: Queryable;
+  /** Where remote-write stores samples; without it /api/v1/write is not served. */
+  writable?: Appendable;
   tokens: TokenStore;
   ingestTokens: TokenStore;
   adminKey: string;
@@ -264,6 +267,18 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     },
     { prefix: TIMESERIES_PREFIX },
   );
+
+  if (o.writable) {
+    await registerWriteRoute(app, {
+      storage: o.writable,
+      ingestTokens: o.ingestTokens,
+      metrics,
+      maxBodyBytes: limits.remoteWriteMaxBodyBytes,
+      maxDecompressedBytes: limits.remoteWriteMaxDecompressedBytes,
+      samplesPerSecond: limits.remoteWriteSamplesPerSecond,
+      now,
+    });
+  }
 
   // The token admin API, behind the admin key.
   await app.register(

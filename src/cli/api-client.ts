@@ -100,6 +100,44 @@ export class ApiClient {
     });
   }
 
+  async createIngestToken(
+    projectId: string | undefined,
+    name: string,
+    expiresIn: string | undefined,
+  ): Promise<TokenResource & { token: string }> {
+    const body: Record<string, string> = { name };
+    if (projectId !== undefined) body.project_id = projectId;
+    if (expiresIn !== undefined) body.expires_in = expiresIn;
+    return (await call(`${this.root()}/v1alpha5/ingest-tokens`, {
+      method: "POST",
+      headers: { ...this.admin(), "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    })) as TokenResource & { token: string };
+  }
+
+  async listIngestTokens(): Promise<TokenResource[]> {
+    const res = (await call(`${this.root()}/v1alpha5/ingest-tokens`, { headers: this.admin() })) as {
+      tokens: TokenResource[];
+    };
+    return res.tokens;
+  }
+
+  async revokeIngestToken(tokenId: string): Promise<void> {
+    await call(`${this.root()}/v1alpha5/ingest-tokens/${encodeURIComponent(tokenId)}`, {
+      method: "DELETE",
+      headers: this.admin(),
+    });
+  }
+
+  /** The remote-write URL senders use with an ingest token. */
+  remoteWriteUrl(): string {
+    return `${this.root()}/api/v1/write`;
+  }
+
+  private root(): string {
+    return this.endpoint.replace(/\/+$/, "");
+  }
+
   /** Runs a query through the query API; returns the Prometheus envelope. */
   async query(projectId: string, token: string, params: Record<string, string>): Promise<QueryEnvelope> {
     const range = params.start !== undefined;

@@ -5,10 +5,11 @@
  * config that `mim serve` writes; the project from --project, CRUSOE_PROJECT_ID or the config.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { parseDurationMs } from "../config/duration.js";
 import { ApiClient, ApiClientError } from "./api-client.js";
 import { type CliConfig, cliConfigPath, readCliConfig, updateCliConfig } from "./cli-config.js";
-import { parseDurationMs } from "../config/duration.js";
 import { formatQueryResult } from "./query-output.js";
+import { tokenTable } from "./token-table.js";
 
 interface GlobalFlags {
   endpoint?: string;
@@ -121,25 +122,7 @@ tokens
       out("no monitoring tokens; create one with `crusoe monitoring tokens create`");
       return;
     }
-    const rows = [
-      ["ID", "NAME", "PREFIX", "CREATED", "LAST USED", "EXPIRES"],
-      ...list.map((t) => [
-        t.id,
-        t.name,
-        `${t.prefix}…`,
-        t.created_at,
-        t.last_used_at ?? "never",
-        t.expires_at ?? "never",
-      ]),
-    ];
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const r of rows)
-      out(
-        r
-          .map((c, i) => c.padEnd(widths[i]))
-          .join("  ")
-          .trimEnd(),
-      );
+    out(tokenTable(list));
   });
 
 tokens

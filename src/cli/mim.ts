@@ -9,11 +9,13 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_LIMITS } from "../api/context.js";
 import { TIMESERIES_PREFIX } from "../api/server.js";
+import { formatDurationMs, parseDurationMs } from "../config/duration.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
+import { ApiClient } from "./api-client.js";
 import { cliConfigPath, readCliConfig, updateCliConfig } from "./cli-config.js";
-import { formatDurationMs, parseDurationMs } from "../config/duration.js";
 import { startService } from "./service.js";
+import { tokenTable } from "./token-table.js";
 
 function duration(value: string): number {
   try {
@@ -62,6 +64,7 @@ interface ServeFlags extends StoreFlags {
   maxBodySize: number;
   rateLimit: number;
   rateLimitBurst: number;
+  remoteWriteRate: number;
   logLevel: string;
   cliConfig: boolean;
   demoProject?: string;
@@ -162,6 +165,15 @@ function serveOptions(cmd: Command): Command {
         .default(L.rateLimitBurst),
     )
     .addOption(
+      new Option(
+        "--remote-write-rate <samples-per-second>",
+        "samples/s each ingest token may write (0 = no limit)",
+      )
+        .env("MIM_REMOTE_WRITE_RATE")
+        .argParser(rate)
+        .default(L.remoteWriteSamplesPerSecond),
+    )
+    .addOption(
       new Option("--log-level <level>", "pino log level")
         .env("MIM_LOG_LEVEL")
         .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
@@ -252,6 +264,9 @@ serveOptions(
       maxBodyBytes: flags.maxBodySize,
       rateLimitPerSecond: flags.rateLimit,
       rateLimitBurst: flags.rateLimitBurst,
+      remoteWriteMaxBodyBytes: DEFAULT_LIMITS.remoteWriteMaxBodyBytes,
+      remoteWriteMaxDecompressedBytes: DEFAULT_LIMITS.remoteWriteMaxDecompressedBytes,
+      remoteWriteSamplesPerSecond: flags.remoteWriteRate,
     },
   });
   const say = (m: string) => process.stderr.write(`${m}\n`);
@@ -310,6 +325,91 @@ storeOptions(
     ),
   );
   db.close();
+});
+
+/** The admin API client from flags, env or the local CLI config, as crusoe builds it. */
+function adminClient(flags: { endpoint?: string; adminKey?: string }): ApiClient {
+  const config = readCliConfig(cliConfigPath());
+  const endpoint = flags.endpoint ?? config.endpoint;
+  if (!endpoint) {
+    throw new Error(
+      `no endpoint: pass --endpoint URL, set CRUSOE_API_ENDPOINT, or start \`mim serve\` on this machine once`,
+    );
+  }
+  return new ApiClient(endpoint, flags.adminKey ?? config.admin_key);
+}
+
+const adminOptions = (cmd: Command) =>
+  cmd
+    .addOption(
+      new Option("--endpoint <url>", "service URL (default: the local CLI config)").env(
+        "CRUSOE_API_ENDPOINT",
+      ),
+    )
+    .addOption(
+      new Option("--admin-key <key>", "admin key (default: the local CLI config)").env("CRUSOE_ADMIN_KEY"),
+    );
+
+const ingest = program
+  .command("ingest-tokens")
+  .description("tokens for Prometheus remote-write into /api/v1/write");
+adminOptions(
+  ingest
+    .command("create")
+    .description("create an ingest token; it is printed once")
+    .option("--project <id>", "the only project it may write (default: every project)")
+    .option("--name <name>", "a name to recognise it by", "remote-write")
+    .option("--expires <duration>", "lifetime, e.g. 90d (default: never)")
+    .addOption(new Option("--output <format>", "text or json").choices(["text", "json"]).default("text")),
+).action(
+  async (flags: {
+    project?: string;
+    name: string;
+    expires?: string;
+    output: string;
+    endpoint?: string;
+    adminKey?: string;
+  }) => {
+    if (flags.expires !== undefined) duration(flags.expires);
+    const client = adminClient(flags);
+    const t = await client.createIngestToken(flags.project, flags.name, flags.expires);
+    if (flags.output === "json") {
+      console.log(JSON.stringify({ ...t, remote_write_url: client.remoteWriteUrl() }, null, 2));
+      return;
+    }
+    console.log(
+      `Created ingest token "${t.name}" (${t.id}) for ${t.project_id === "*" ? "every project" : `project ${t.project_id}`}; shown only this once:`,
+    );
+    console.log(`\n  ${t.token}\n`);
+    console.log("Prometheus (prometheus.yml):");
+    console.log(
+      `  remote_write:\n    - url: ${client.remoteWriteUrl()}\n      authorization:\n        credentials: ${t.token}`,
+    );
+  },
+);
+adminOptions(
+  ingest
+    .command("list")
+    .description("list ingest tokens (never their values)")
+    .addOption(new Option("--output <format>", "table or json").choices(["table", "json"]).default("table")),
+).action(async (flags: { output: string; endpoint?: string; adminKey?: string }) => {
+  const list = await adminClient(flags).listIngestTokens();
+  if (flags.output === "json") console.log(JSON.stringify(list, null, 2));
+  else
+    console.log(
+      list.length === 0
+        ? "no ingest tokens; create one with `mim ingest-tokens create`"
+        : tokenTable(list, true),
+    );
+});
+adminOptions(
+  ingest
+    .command("revoke")
+    .description("revoke an ingest token; writes with it fail at once")
+    .argument("<token-id>"),
+).action(async (tokenId: string, flags: { endpoint?: string; adminKey?: string }) => {
+  await adminClient(flags).revokeIngestToken(tokenId);
+  console.log(`Revoked ${tokenId}.`);
 });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

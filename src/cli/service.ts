@@ -79,6 +79,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     const adminKey = loadOrCreateAdminKey(dataDir, cfg.adminKeyFromEnv);
     app = await buildApiServer({
       storage: db,
+      writable: db,
       tokens,
       ingestTokens,
       adminKey: adminKey.value,

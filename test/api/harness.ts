@@ -48,6 +48,7 @@ export async function startTestService(
   const ingestTokens = new TokenStore(meta, opts.now, INGEST_TOKENS);
   const app = await buildApiServer({
     storage: db,
+    writable: db,
     tokens,
     ingestTokens,
     adminKey: ADMIN_KEY,

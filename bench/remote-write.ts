@@ -1,0 +1,240 @@
+/**
+ * Remote-write ingest, side by side: the same pre-encoded Prometheus remote-write 1.0 payloads
+ * (a synthetic fleet, 2,000 samples per request, sharded by series like Prometheus's queue
+ * manager) sent to this service and to Prometheus 2.42 (Debian's `prometheus` with
+ * --web.enable-remote-write-receiver), each running in its own process on loopback. Prints
+ * samples/s for both and the ratio; the last line is JSON.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodeRemoteWriteBody, type TimeSeriesInput } from "../src/ingest/remote-write/index.js";
+import { Fleet } from "./fleet.js";
+
+const PROMETHEUS = process.env.PROMETHEUS ?? "/usr/bin/prometheus";
+const SHARDS = Number(process.env.SHARDS ?? 4);
+const SAMPLES_PER_REQUEST = 2_000;
+
+export interface Payloads {
+  /** Per shard, its requests in time order. */
+  shards: Uint8Array[][];
+  samples: number;
+  series: number;
+}
+
+/** A fleet's scrapes as remote-write requests: each series always goes through the same shard. */
+export function buildPayloads(projects: number, models: number, scrapes: number, endMs: number): Payloads {
+  const fleet = new Fleet(projects, models);
+  const n = fleet.seriesCount;
+  const shards: Uint8Array[][] = Array.from({ length: SHARDS }, () => []);
+  let samples = 0;
+  for (let s = 0; s < scrapes; s++) {
+    fleet.step();
+    const t = endMs - (scrapes - 1 - s) * 15_000;
+    for (let shard = 0; shard < SHARDS; shard++) {
+      let batch: TimeSeriesInput[] = [];
+      for (let i = shard; i < n; i += SHARDS) {
+        batch.push({ labels: fleet.labels[i], samples: [{ timestamp: t, value: fleet.values[i] }] });
+        if (batch.length === SAMPLES_PER_REQUEST) {
+          shards[shard].push(encodeRemoteWriteBody({ timeseries: batch }));
+          samples += batch.length;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) {
+        shards[shard].push(encodeRemoteWriteBody({ timeseries: batch }));
+        samples += batch.length;
+      }
+    }
+  }
+  return { shards, samples, series: n };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: SHARDS * 2 });
+
+function post(url: URL, body: Uint8Array, token?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          "Content-Type": "application/x-protobuf",
+          "Content-Encoding": "snappy",
+          "X-Prometheus-Remote-Write-Version": "0.1.0",
+          "Content-Length": body.length,
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Sends every shard's requests in order, shards in parallel; returns seconds taken. */
+export async function send(p: Payloads, url: string, token?: string): Promise<number> {
+  const target = new URL(url);
+  const started = performance.now();
+  let failed = 0;
+  await Promise.all(
+    p.shards.map(async (requests) => {
+      for (const body of requests) {
+        const status = await post(target, body, token);
+        if (status < 200 || status >= 300) failed++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (failed > 0) throw new Error(`${failed} requests to ${url} failed`);
+  return seconds;
+}
+
+function waitFor(child: ChildProcess, stream: "stdout" | "stderr", re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    child[stream]?.on("data", (d: Buffer) => {
+      text += String(d);
+      const m = re.exec(text);
+      if (m) resolve(m);
+    });
+    child.on("exit", (code) => reject(new Error(`process exited with ${code}: ${text.slice(-2000)}`)));
+  });
+}
+
+async function ready(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
+export async function startOurs(
+  dir: string,
+): Promise<{ url: string; token: string; stop: () => Promise<void> }> {
+  const adminKey = "mim_adm_bench-admin-key-0123456789";
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "src/cli/mim.ts",
+      "serve",
+      "--data-dir",
+      dir,
+      "--listen",
+      "127.0.0.1:0",
+      "--no-cli-config",
+      "--remote-write-rate",
+      "0",
+      "--log-level",
+      "warn",
+    ],
+    { env: { ...process.env, MIM_ADMIN_KEY: adminKey }, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  const m = await waitFor(child, "stderr", /serving (http:\/\/127\.0\.0\.1:\d+)/);
+  const res = await fetch(`${m[1]}/v1alpha5/ingest-tokens`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${adminKey}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "bench" }),
+  });
+  const { token } = (await res.json()) as { token: string };
+  return {
+    url: `${m[1]}/api/v1/write`,
+    token,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+export async function startPrometheus(
+  dir: string,
+  port: number,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "prometheus.yml"), "global:\n  scrape_interval: 15s\n");
+  const child = spawn(
+    PROMETHEUS,
+    [
+      `--config.file=${join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--web.enable-remote-write-receiver",
+      "--log.level=warn",
+    ],
+    { stdio: "ignore" },
+  );
+  await ready(`http://127.0.0.1:${port}/-/ready`);
+  return {
+    url: `http://127.0.0.1:${port}/api/v1/write`,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+async function main(): Promise<void> {
+  const projects = Number(process.env.PROJECTS ?? 40);
+  const models = Number(process.env.MODELS ?? 5);
+  const scrapes = Number(process.env.SCRAPES ?? 40);
+  const endMs = Math.floor(Date.now() / 15_000) * 15_000 - 60_000;
+  const t0 = performance.now();
+  const payloads = buildPayloads(projects, models, scrapes, endMs);
+  const requests = payloads.shards.reduce((a, s) => a + s.length, 0);
+  console.log(
+    `remote-write: ${payloads.series} series × ${scrapes} scrapes = ${payloads.samples} samples in ${requests} requests of ≤${SAMPLES_PER_REQUEST}, ${SHARDS} shards (encoded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  const dir = mkdtempSync(join(tmpdir(), "mim-bench-rw-"));
+  const results: Record<string, number> = {};
+  try {
+    const ours = await startOurs(join(dir, "ours"));
+    try {
+      const s = await send(payloads, ours.url, ours.token);
+      results.ours_samples_per_s = Math.round(payloads.samples / s);
+      console.log(
+        `  this service:     ${(results.ours_samples_per_s / 1e6).toFixed(2)} M samples/s (${s.toFixed(1)} s)`,
+      );
+    } finally {
+      await ours.stop();
+    }
+    const prom = await startPrometheus(join(dir, "prom"), 19090 + Math.floor(Math.random() * 500));
+    try {
+      const s = await send(payloads, prom.url);
+      results.prometheus_samples_per_s = Math.round(payloads.samples / s);
+      console.log(
+        `  Prometheus 2.42:  ${(results.prometheus_samples_per_s / 1e6).toFixed(2)} M samples/s (${s.toFixed(1)} s)`,
+      );
+    } finally {
+      await prom.stop();
+    }
+    results.ratio = Math.round((results.ours_samples_per_s / results.prometheus_samples_per_s) * 100) / 100;
+    console.log(`  ratio (this service / Prometheus): ${results.ratio}`);
+  } finally {
+    agent.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(JSON.stringify({ series: payloads.series, samples: payloads.samples, ...results }));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
