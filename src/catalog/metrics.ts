@@ -56,6 +56,12 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
     help: "Most recent per-minute TPOT quantile in seconds, computed every 60 s from the histogram.",
     unit: "seconds",
   },
+  {
+    name: "crusoe_inference_request_error_count",
+    type: "counter",
+    help: "Requests that failed, by reason (upstream_4xx, rate_limited, upstream_5xx, timeout, upstream_unreachable, client_disconnect, bad_response); a subset of crusoe_inference_request_count.",
+    unit: "",
+  },
 ];
 
 const HISTOGRAM_SUFFIXES = ["_bucket", "_sum", "_count"];
@@ -85,6 +91,7 @@ export const TTFT_HISTOGRAM = "crusoe_inference_histogram_first_token_latency";
 export const TPOT_HISTOGRAM = "crusoe_inference_histogram_output_token_latency";
 export const TTFT_QUANTILES = "crusoe_inference_first_token_latency";
 export const TPOT_QUANTILES = "crusoe_inference_output_token_latency";
+export const REQUEST_ERROR_COUNT = "crusoe_inference_request_error_count";
 
 /**
  * Bucket upper bounds (seconds). TTFT spans a cached 8B model's ~10 ms to a queued 70B model's
