@@ -154,6 +154,55 @@ export function metadata(ctx: ApiContext, p: Params, projectId: string): Reply {
   }
 }
 
+/** What /api/v1/rules shows: the recording rules and how their last evaluation went. */
+export interface RulesView {
+  groups: ReadonlyArray<{ name: string; intervalMs: number; source: string }>;
+  health: ReadonlyArray<{
+    group: string;
+    record: string;
+    expr: string;
+    labels: Readonly<Record<string, string>>;
+    health: string;
+    lastError?: string;
+    lastEvaluation?: number;
+    evaluationSeconds?: number;
+  }>;
+}
+
+/** Prometheus's rules API shape, recording rules only (Grafana reads it to expand recorded names). */
+export function rulesData(view: RulesView | undefined, p: Params): Reply {
+  const type = param(p, "type");
+  if (type !== "" && type !== "record" && type !== "alert") {
+    throw ApiError.invalidParam("type", `not supported value ${JSON.stringify(type)}`);
+  }
+  const groups =
+    type === "alert" || !view
+      ? []
+      : view.groups.map((g) => {
+          const rules = view.health.filter((h) => h.group === g.name);
+          const last = Math.max(0, ...rules.map((r) => r.lastEvaluation ?? 0));
+          return {
+            name: g.name,
+            file: g.source,
+            interval: g.intervalMs / 1000,
+            limit: 0,
+            rules: rules.map((r) => ({
+              name: r.record,
+              query: r.expr,
+              labels: r.labels,
+              health: r.health,
+              ...(r.lastError ? { lastError: r.lastError } : {}),
+              evaluationTime: r.evaluationSeconds ?? 0,
+              lastEvaluation: new Date(r.lastEvaluation ?? 0).toISOString(),
+              type: "recording",
+            })),
+            evaluationTime: rules.reduce((a, r) => a + (r.evaluationSeconds ?? 0), 0),
+            lastEvaluation: new Date(last).toISOString(),
+          };
+        });
+  return successBody({ data: JSON.stringify({ groups }) });
+}
+
 export function buildInfo(): Reply {
   return successBody({
     data: JSON.stringify({

@@ -28,7 +28,15 @@ import { authorizeAdmin, authorizeMonitoring } from "./auth.js";
 import { type ApiContext, type ApiLimits, DEFAULT_LIMITS } from "./context.js";
 import { errorBody, successBody } from "./encode.js";
 import { ApiError } from "./errors.js";
-import { buildInfo, labelNames, labelValues, metadata, series } from "./metadata-routes.js";
+import {
+  buildInfo,
+  labelNames,
+  labelValues,
+  metadata,
+  type RulesView,
+  rulesData,
+  series,
+} from "./metadata-routes.js";
 import { mergeParams, type Params } from "./params.js";
 import {
   baseQuery,
@@ -57,6 +65,8 @@ export interface ApiServerOptions {
   /** A pino logger, or false for none. */
   logger?: FastifyBaseLogger | false;
   metrics?: SelfMetrics;
+  /** The recording rules, for /api/v1/rules. */
+  rules?: () => RulesView;
   ready?: () => boolean;
   now?: () => number;
 }
@@ -258,8 +268,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
         json(reply, metadata(ctx, params(request), request.params.projectId)),
       );
       scope.get("/api/v1/status/buildinfo", async (_request, reply) => json(reply, buildInfo()));
-      scope.get("/api/v1/rules", async (_request, reply) =>
-        json(reply, successBody({ data: '{"groups":[]}' })),
+      scope.get("/api/v1/rules", async (request, reply) =>
+        json(reply, rulesData(o.rules?.(), params(request))),
       );
       scope.get("/api/v1/alerts", async (_request, reply) =>
         json(reply, successBody({ data: '{"alerts":[]}' })),

@@ -8,11 +8,11 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_LIMITS } from "../api/context.js";
-import { TIMESERIES_PREFIX } from "../api/server.js";
 import { formatDurationMs, parseDurationMs } from "../config/duration.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
 import { ApiClient } from "./api-client.js";
+import { demoBanner } from "./banner.js";
 import { cliConfigPath, readCliConfig, updateCliConfig } from "./cli-config.js";
 import { startService } from "./service.js";
 import { tokenTable } from "./token-table.js";
@@ -68,6 +68,11 @@ interface ServeFlags extends StoreFlags {
   logLevel: string;
   cliConfig: boolean;
   demoProject?: string;
+  demo: boolean;
+  rules: string[];
+  builtinRules: boolean;
+  gatewayConfig?: string;
+  gatewayListen: string;
 }
 
 function storeOptions(cmd: Command): Command {
@@ -190,6 +195,29 @@ function serveOptions(cmd: Command): Command {
         "--demo-project <id>",
         "create a monitoring token for this project at start and print how to use it",
       ).env("MIM_DEMO_PROJECT"),
+    )
+    .addOption(
+      new Option(
+        "--demo",
+        "run a simulated fleet (mock model servers and their load) behind the gateway; implies --demo-project demo",
+      ).env("MIM_DEMO"),
+    )
+    .addOption(
+      new Option("--rules <file...>", "recording rule files (Prometheus format), besides the built-in ones")
+        .env("MIM_RULES")
+        .default([]),
+    )
+    .addOption(new Option("--no-builtin-rules", "do not evaluate the built-in TTFT/TPOT quantile rules"))
+    .addOption(
+      new Option(
+        "--gateway-config <file>",
+        "run the metering gateway with this config (see docs/gateway.md)",
+      ).env("MIM_GATEWAY_CONFIG"),
+    )
+    .addOption(
+      new Option("--gateway-listen <host:port>", "address of the metering gateway")
+        .env("MIM_GATEWAY_LISTEN")
+        .default("127.0.0.1:9301"),
     );
 }
 
@@ -247,7 +275,13 @@ serveOptions(
   const initial = cmd.opts<ServeFlags>();
   if (initial.config) applyConfigFile(cmd, initial.config);
   const flags = cmd.opts<ServeFlags>();
+  if (flags.demo) flags.demoProject ??= "demo";
   const service = await startService({
+    ruleFiles: flags.rules,
+    builtinRules: flags.builtinRules,
+    gatewayConfig: flags.gatewayConfig,
+    gatewayListen: flags.gatewayListen,
+    simFleet: flags.demo,
     dataDir: flags.dataDir,
     listen: flags.listen,
     retentionMs: flags.retention,
@@ -286,13 +320,12 @@ serveOptions(
     });
     say(`mim: the crusoe CLI on this machine is configured (${path}).`);
   }
+  if (service.gateway) say(`mim: metering gateway (OpenAI-compatible) on ${service.gateway.url}/v1`);
+  if (service.fleet)
+    say(`mim: simulated fleet: ${service.fleet.models.map((m) => m.name).join(", ")}; load running`);
   if (flags.demoProject) {
     const { token } = service.tokens.create(flags.demoProject, "demo", null);
-    const base = service.url + TIMESERIES_PREFIX.replace(":projectId", flags.demoProject);
-    say(`mim: demo project ${flags.demoProject}; a new monitoring token for it (shown once):`);
-    say(`  ${token}`);
-    say("mim: the page's curl example, ready to paste:");
-    say(`  curl -G ${base}\\?query=crusoe_inference_first_token_latency -H 'Authorization: Bearer ${token}'`);
+    for (const line of demoBanner(service, flags.demoProject, token)) say(line);
   }
   say("mim: press Ctrl-C to stop (the store checkpoints on the way out).");
   let stopping = false;

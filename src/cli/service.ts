@@ -1,7 +1,9 @@
 /**
  * The composition root of `mim serve`: opens the embedded store and the metadata database, loads
- * or creates the admin key, and starts the API server. Kept apart from flag parsing so tests and
- * the demo start exactly what operators run.
+ * or creates the admin key, starts the API server, then what feeds the store: the recording rules,
+ * the metering gateway, the scraper and, for the demo, a simulated fleet with its load. Kept apart
+ * from flag parsing so tests and the demo start exactly what operators run. Closing stops the
+ * producers first (the gateway's last flush lands), then the API, then the store.
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
@@ -12,6 +14,19 @@ import { buildApiServer } from "../api/server.js";
 import { type AdminKey, loadOrCreateAdminKey } from "../auth/admin-key.js";
 import { openMetaDb } from "../auth/meta-db.js";
 import { INGEST_TOKENS, TokenStore } from "../auth/tokens.js";
+import {
+  type Gateway,
+  type GatewayConfig,
+  loadGatewayConfig,
+  parseGatewayConfig,
+  startGateway,
+} from "../gateway/index.js";
+import { newEngine } from "../promql/engine.js";
+import { builtinRuleGroups } from "../rules/builtin.js";
+import { RuleManager } from "../rules/manager.js";
+import { loadRuleFile, type RuleGroup } from "../rules/rule-file.js";
+import { type SimFleet, startSimFleet } from "../sim/fleet.js";
+import type { RunningLoad } from "../sim/load.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
 
@@ -29,6 +44,20 @@ export interface ServiceConfig {
   adminKeyFromEnv?: string;
   /** Where JSON logs go (default stdout). */
   logDestination?: NodeJS.WritableStream;
+  /** Rule files in Prometheus's format, evaluated besides the built-in rules. */
+  ruleFiles?: readonly string[];
+  /** The built-in TTFT/TPOT quantile rules (default on). */
+  builtinRules?: boolean;
+  /** Evaluation interval of groups that do not set one, in ms (default 60 s). */
+  ruleIntervalMs?: number;
+  /** Runs the metering gateway with this config file. */
+  gatewayConfig?: string;
+  /** host:port of the gateway (default 127.0.0.1:9301). */
+  gatewayListen?: string;
+  /** Gateway flush interval in ms, overriding the config file's. */
+  gatewayFlushMs?: number;
+  /** Runs a simulated fleet behind the gateway with its load (the demo). */
+  simFleet?: boolean;
 }
 
 export interface RunningService {
@@ -37,7 +66,12 @@ export interface RunningService {
   adminKey: AdminKey;
   db: Tsdb;
   tokens: TokenStore;
+  ingestTokens: TokenStore;
   app: FastifyInstance;
+  rules: RuleManager;
+  gateway?: Gateway;
+  fleet?: SimFleet;
+  load?: RunningLoad;
   close(): Promise<void>;
 }
 
@@ -47,6 +81,12 @@ export function parseListen(listen: string): { host: string; port: number } {
     throw new Error(`invalid --listen ${JSON.stringify(listen)}: use HOST:PORT`);
   const host = m[1].replace(/^\[(.*)\]$/, "$1") || "0.0.0.0";
   return { host, port: Number(m[2]) };
+}
+
+function loopbackUrl(address: string, host: string): string {
+  return host === "0.0.0.0" || host === "::"
+    ? address.replace(/\/\/[^:/]+|\/\/\[[^\]]+\]/, "//127.0.0.1")
+    : address;
 }
 
 export async function startService(cfg: ServiceConfig): Promise<RunningService> {
@@ -64,6 +104,16 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     },
     (cfg.logDestination ?? process.stdout) as pino.DestinationStream,
   );
+  // Read every config file before opening anything, so a typo fails fast and touches nothing.
+  const ruleInterval = cfg.ruleIntervalMs ?? 60_000;
+  const groups: RuleGroup[] = [
+    ...(cfg.builtinRules === false ? [] : builtinRuleGroups(ruleInterval)),
+    ...(cfg.ruleFiles ?? []).flatMap((f) => loadRuleFile(f, ruleInterval)),
+  ];
+  const gatewayFile: GatewayConfig | undefined = cfg.gatewayConfig
+    ? loadGatewayConfig(cfg.gatewayConfig)
+    : undefined;
+
   const db = Tsdb.open({
     dir: dataDir,
     retentionMs: cfg.retentionMs,
@@ -74,49 +124,86 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
   const meta = openMetaDb(dataDir);
   const tokens = new TokenStore(meta);
   const ingestTokens = new TokenStore(meta, Date.now, INGEST_TOKENS);
-  let app: FastifyInstance | undefined;
+  const engine = { lookbackDeltaMs: cfg.lookbackDeltaMs };
+  const rules = new RuleManager({
+    groups,
+    storage: db,
+    engine: newEngine({ ...engine, timeoutMs: cfg.limits.queryTimeoutMs, maxSamples: cfg.limits.maxSamples }),
+    log: (fields, message) => logger.warn({ component: "rules", ...fields }, message),
+  });
+  // Stopped in reverse order of starting.
+  const closers: Array<() => Promise<void> | void> = [
+    () => db.close(),
+    () => meta.close(),
+    () => ingestTokens.close(),
+    () => tokens.close(),
+  ];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.error({ err }, "error while stopping");
+      }
+    }
+    closers.length = 0;
+    logger.flush();
+  };
   try {
     const adminKey = loadOrCreateAdminKey(dataDir, cfg.adminKeyFromEnv);
-    app = await buildApiServer({
+    const app = await buildApiServer({
       storage: db,
       writable: db,
       tokens,
       ingestTokens,
       adminKey: adminKey.value,
       limits: cfg.limits,
-      engine: { lookbackDeltaMs: cfg.lookbackDeltaMs },
+      engine,
       logger,
+      rules: () => ({ groups: rules.groups, health: rules.health() }),
     });
-    const address = await app.listen({ host, port });
-    const url =
-      host === "0.0.0.0" || host === "::"
-        ? address.replace(/\/\/[^:/]+|\/\/\[[^\]]+\]/, "//127.0.0.1")
-        : address;
-    const running = app;
-    let closed = false;
-    return {
+    const url = loopbackUrl(await app.listen({ host, port }), host);
+    closers.push(() => app.close());
+    rules.start();
+    closers.push(() => rules.stop());
+
+    const running: RunningService = {
       url,
       adminKey,
       db,
       tokens,
-      app: running,
-      async close() {
-        if (closed) return;
-        closed = true;
-        await running.close();
-        tokens.close();
-        ingestTokens.close();
-        meta.close();
-        db.close();
-        logger.flush();
-      },
+      ingestTokens,
+      app,
+      rules,
+      close: closeAll,
     };
+    let gatewayConfig = gatewayFile;
+    if (cfg.simFleet) {
+      const fleet = await startSimFleet();
+      closers.push(() => fleet.close(2_000));
+      running.fleet = fleet;
+      gatewayConfig ??= parseGatewayConfig(fleet.gatewayConfig, "the simulated fleet");
+    }
+    if (gatewayConfig) {
+      const gateway = await startGateway({
+        config: gatewayConfig,
+        appendable: db,
+        listen: cfg.gatewayListen ?? "127.0.0.1:9301",
+        flushIntervalMs: cfg.gatewayFlushMs,
+        log: (m) => logger.info({ component: "gateway" }, m),
+      });
+      closers.push(() => gateway.close());
+      running.gateway = gateway;
+    }
+    if (running.fleet && running.gateway) {
+      // The load is stopped before the gateway (closers run in reverse), so its last requests are metered.
+      running.load = running.fleet.startLoad(running.gateway.url);
+      const load = running.load;
+      closers.push(() => load.stop(2_000));
+    }
+    return running;
   } catch (err) {
-    await app?.close();
-    tokens.close();
-    ingestTokens.close();
-    meta.close();
-    db.close();
+    await closeAll();
     throw err;
   }
 }
