@@ -127,6 +127,8 @@ export async function startOurs(
   const child = spawn(
     process.execPath,
     [
+      // MIM_BENCH_PROF=dir writes a CPU profile of the service into dir.
+      ...(process.env.MIM_BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.MIM_BENCH_PROF}`] : []),
       "--import",
       "tsx",
       "src/cli/mim.ts",
@@ -189,7 +191,8 @@ export async function startPrometheus(
   };
 }
 
-async function main(): Promise<void> {
+/** Runs the comparison and returns its figures (also printed). */
+export async function runRemoteWriteComparison(): Promise<Record<string, number>> {
   const projects = Number(process.env.PROJECTS ?? 40);
   const models = Number(process.env.MODELS ?? 5);
   const scrapes = Number(process.env.SCRAPES ?? 40);
@@ -206,9 +209,9 @@ async function main(): Promise<void> {
     const ours = await startOurs(join(dir, "ours"));
     try {
       const s = await send(payloads, ours.url, ours.token);
-      results.ours_samples_per_s = Math.round(payloads.samples / s);
+      results.remote_write_ours_samples_per_s = Math.round(payloads.samples / s);
       console.log(
-        `  this service:     ${(results.ours_samples_per_s / 1e6).toFixed(2)} M samples/s (${s.toFixed(1)} s)`,
+        `  this service:     ${(results.remote_write_ours_samples_per_s / 1e6).toFixed(2)} M samples/s (${s.toFixed(1)} s)`,
       );
     } finally {
       await ours.stop();
@@ -216,25 +219,25 @@ async function main(): Promise<void> {
     const prom = await startPrometheus(join(dir, "prom"), 19090 + Math.floor(Math.random() * 500));
     try {
       const s = await send(payloads, prom.url);
-      results.prometheus_samples_per_s = Math.round(payloads.samples / s);
+      results.remote_write_prometheus_samples_per_s = Math.round(payloads.samples / s);
       console.log(
-        `  Prometheus 2.42:  ${(results.prometheus_samples_per_s / 1e6).toFixed(2)} M samples/s (${s.toFixed(1)} s)`,
+        `  Prometheus 2.42:  ${(results.remote_write_prometheus_samples_per_s / 1e6).toFixed(2)} M samples/s (${s.toFixed(1)} s)`,
       );
     } finally {
       await prom.stop();
     }
-    results.ratio = Math.round((results.ours_samples_per_s / results.prometheus_samples_per_s) * 100) / 100;
-    console.log(`  ratio (this service / Prometheus): ${results.ratio}`);
+    results.remote_write_ratio =
+      Math.round(
+        (results.remote_write_ours_samples_per_s / results.remote_write_prometheus_samples_per_s) * 100,
+      ) / 100;
+    console.log(`  ratio (this service / Prometheus): ${results.remote_write_ratio}`);
   } finally {
     agent.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(JSON.stringify({ series: payloads.series, samples: payloads.samples, ...results }));
+  return { remote_write_series: payloads.series, remote_write_samples: payloads.samples, ...results };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
+  console.log(JSON.stringify(await runRemoteWriteComparison()));
 }
