@@ -73,6 +73,7 @@ interface ServeFlags extends StoreFlags {
   builtinRules: boolean;
   gatewayConfig?: string;
   gatewayListen: string;
+  scrapeConfig?: string;
 }
 
 function storeOptions(cmd: Command): Command {
@@ -215,6 +216,11 @@ function serveOptions(cmd: Command): Command {
       ).env("MIM_GATEWAY_CONFIG"),
     )
     .addOption(
+      new Option("--scrape-config <file>", "scrape vLLM-style /metrics targets (see docs/scraping.md)").env(
+        "MIM_SCRAPE_CONFIG",
+      ),
+    )
+    .addOption(
       new Option("--gateway-listen <host:port>", "address of the metering gateway")
         .env("MIM_GATEWAY_LISTEN")
         .default("127.0.0.1:9301"),
@@ -281,6 +287,7 @@ serveOptions(
     builtinRules: flags.builtinRules,
     gatewayConfig: flags.gatewayConfig,
     gatewayListen: flags.gatewayListen,
+    scrapeConfig: flags.scrapeConfig,
     simFleet: flags.demo,
     dataDir: flags.dataDir,
     listen: flags.listen,

@@ -21,6 +21,7 @@ import {
   parseGatewayConfig,
   startGateway,
 } from "../gateway/index.js";
+import { loadScrapeConfig, type ScrapeConfig, type Scraper, startScraper } from "../ingest/scrape/index.js";
 import { newEngine } from "../promql/engine.js";
 import { builtinRuleGroups } from "../rules/builtin.js";
 import { RuleManager } from "../rules/manager.js";
@@ -58,6 +59,8 @@ export interface ServiceConfig {
   gatewayFlushMs?: number;
   /** Runs a simulated fleet behind the gateway with its load (the demo). */
   simFleet?: boolean;
+  /** Scrapes vLLM-style /metrics targets listed in this config file. */
+  scrapeConfig?: string;
 }
 
 export interface RunningService {
@@ -70,6 +73,7 @@ export interface RunningService {
   app: FastifyInstance;
   rules: RuleManager;
   gateway?: Gateway;
+  scraper?: Scraper;
   fleet?: SimFleet;
   load?: RunningLoad;
   close(): Promise<void>;
@@ -112,6 +116,9 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
   ];
   const gatewayFile: GatewayConfig | undefined = cfg.gatewayConfig
     ? loadGatewayConfig(cfg.gatewayConfig)
+    : undefined;
+  const scrapeFile: ScrapeConfig | undefined = cfg.scrapeConfig
+    ? loadScrapeConfig(cfg.scrapeConfig)
     : undefined;
 
   const db = Tsdb.open({
@@ -194,6 +201,15 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
       });
       closers.push(() => gateway.close());
       running.gateway = gateway;
+    }
+    if (scrapeFile) {
+      const scraper = startScraper({
+        config: scrapeFile,
+        appendable: db,
+        log: logger.child({ component: "scrape" }),
+      });
+      closers.push(() => scraper.close());
+      running.scraper = scraper;
     }
     if (running.fleet && running.gateway) {
       // The load is stopped before the gateway (closers run in reverse), so its last requests are metered.

@@ -82,7 +82,7 @@ export class RuleManager {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.o.groups.forEach((g, i) => this.schedule(g, i));
+    for (const [i, g] of this.o.groups.entries()) this.schedule(g, i);
   }
 
   private schedule(g: RuleGroup, index: number): void {
@@ -92,10 +92,13 @@ export class RuleManager {
     const aligned = Math.floor(now / g.intervalMs) * g.intervalMs + g.intervalMs;
     const next = Math.max(aligned, (this.lastScheduled[index] ?? Number.NEGATIVE_INFINITY) + g.intervalMs);
     this.lastScheduled[index] = next;
-    const timer = setTimeout(() => {
-      this.pending = this.pending.then(() => this.evaluateGroup(index, next));
-      this.schedule(g, index);
-    }, Math.max(0, next - now));
+    const timer = setTimeout(
+      () => {
+        this.pending = this.pending.then(() => this.evaluateGroup(index, next));
+        this.schedule(g, index);
+      },
+      Math.max(0, next - now),
+    );
     timer.unref();
     this.timers[index] = timer;
   }
