@@ -94,9 +94,22 @@ export function createToken(
   ctx: ApiContext,
   projectId: string,
   rawBody: unknown,
+  /** The monitoring token making the request, when it is not the admin key. */
+  caller: TokenInfo | null = null,
 ): TokenResource & { token: string } {
   checkProject(projectId);
-  return create(ctx, ctx.tokens, projectId, parseBody(CreateBody, rawBody));
+  const body = parseBody(CreateBody, rawBody);
+  const limit = caller?.expiresAt;
+  if (limit) {
+    // A token cannot mint access that outlives it.
+    const wanted = expiry(ctx, body);
+    if (wanted === null || wanted > limit) {
+      throw ApiError.badData(
+        `a token that expires at ${limit.toISOString()} can only create tokens that expire by then; give expires_in or expires_at`,
+      );
+    }
+  }
+  return create(ctx, ctx.tokens, projectId, body);
 }
 
 const IngestCreateBody = CreateBody.extend({ project_id: z.string().optional() }).strict();

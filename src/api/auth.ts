@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from "fastify";
 import { adminKeyMatches } from "../auth/admin-key.js";
-import type { TokenInfo } from "../auth/tokens.js";
+import { MONITORING_TOKEN_PREFIX, type TokenInfo } from "../auth/tokens.js";
 import type { ApiContext } from "./context.js";
 import { ApiError } from "./errors.js";
 
@@ -66,6 +66,24 @@ export function authorizeMonitoring(ctx: ApiContext, request: FastifyRequest, pr
     );
   }
   return v.token;
+}
+
+/**
+ * Who may manage a project's monitoring tokens: the admin key, or a monitoring token of that
+ * project (so the metrics page, signed in with a token, can manage its project's tokens). Returns
+ * the token when the caller is one, so what it creates can be held to its own expiry.
+ */
+export function authorizeTokenManager(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  projectId: string,
+): TokenInfo | null {
+  const presented = bearer(request, "admin key or monitoring token");
+  if (!presented.startsWith(MONITORING_TOKEN_PREFIX)) {
+    authorizeAdmin(ctx, request);
+    return null;
+  }
+  return authorizeMonitoring(ctx, request, projectId);
 }
 
 export function authorizeAdmin(ctx: ApiContext, request: FastifyRequest): void {

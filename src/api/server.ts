@@ -13,7 +13,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { RateLimiter } from "../auth/rate-limit.js";
-import type { TokenStore } from "../auth/tokens.js";
+import type { TokenInfo, TokenStore } from "../auth/tokens.js";
 import { type EngineOptions, newEngine } from "../promql/engine.js";
 import type { Appendable, Queryable } from "../storage/index.js";
 import {
@@ -24,7 +24,7 @@ import {
   revokeIngestToken,
   revokeToken,
 } from "./admin-routes.js";
-import { authorizeAdmin, authorizeMonitoring } from "./auth.js";
+import { authorizeAdmin, authorizeMonitoring, authorizeTokenManager } from "./auth.js";
 import { type ApiContext, type ApiLimits, DEFAULT_LIMITS } from "./context.js";
 import { errorBody, successBody } from "./encode.js";
 import { ApiError } from "./errors.js";
@@ -293,9 +293,21 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   // The token admin API, behind the admin key.
   await app.register(
     async (scope) => {
-      scope.addHook("onRequest", async (request) => authorizeAdmin(ctx, request));
+      scope.addHook("onRequest", async (request) => {
+        const r = request as ProjectRequest & { caller?: TokenInfo | null };
+        r.caller = authorizeTokenManager(ctx, request, r.params.projectId);
+      });
       scope.post("/monitoring/tokens", async (request: ProjectRequest, reply) =>
-        reply.code(201).send(createToken(ctx, request.params.projectId, request.body)),
+        reply
+          .code(201)
+          .send(
+            createToken(
+              ctx,
+              request.params.projectId,
+              request.body,
+              (request as { caller?: TokenInfo | null }).caller,
+            ),
+          ),
       );
       scope.get("/monitoring/tokens", async (request: ProjectRequest) =>
         listTokens(ctx, request.params.projectId),

@@ -569,12 +569,39 @@ describe("token admin API", () => {
       assert.equal(body.status, "error");
     }
     assert.equal((await admin("/p1/monitoring/tokens", {}, "wrong-key")).status, 401);
+  });
+
+  it("lets a monitoring token manage its own project's tokens only, never outliving it", async () => {
     const tok = s.token("p1");
-    assert.equal(
-      (await admin("/p1/monitoring/tokens", {}, tok)).status,
-      401,
-      "a monitoring token is not an admin key",
+    assert.equal((await admin("/p1/monitoring/tokens", {}, tok)).status, 200, "its own project");
+    assert.equal((await admin("/p2/monitoring/tokens", {}, tok)).status, 403, "another project");
+    const ingest = await fetch(`${s.url}/v1alpha5/ingest-tokens`, {
+      headers: { Authorization: `Bearer ${tok}` },
+    });
+    assert.equal(ingest.status, 401, "ingest tokens stay behind the admin key");
+    const made = await admin(
+      "/p1/monitoring/tokens",
+      { method: "POST", body: JSON.stringify({ name: "from-page" }) },
+      tok,
     );
+    assert.equal(made.status, 201);
+    const expiring = s.token("p1", new Date(Date.now() + 3_600_000));
+    const forever = await admin(
+      "/p1/monitoring/tokens",
+      { method: "POST", body: JSON.stringify({ name: "x" }) },
+      expiring,
+    );
+    assert.equal(forever.status, 400);
+    assert.match(
+      ((await forever.json()) as { error: string }).error,
+      /can only create tokens that expire by then/,
+    );
+    const shorter = await admin(
+      "/p1/monitoring/tokens",
+      { method: "POST", body: JSON.stringify({ name: "x", expires_in: "30m" }) },
+      expiring,
+    );
+    assert.equal(shorter.status, 201);
   });
 });
 

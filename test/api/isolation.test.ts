@@ -1012,32 +1012,57 @@ describe("project isolation", () => {
     assert.deepEqual(failures, []);
   });
 
-  it("a monitoring token does not open the admin API", async () => {
+  it("a monitoring token manages only its own project's tokens, and opens nothing else of the admin API", async () => {
     const tokens = `/v1alpha5/projects/${A}/monitoring/tokens`;
     const failures: string[] = [];
-    const reqs: Req[] = [
-      { path: tokens, headers: bearer(tokA) },
+    const expect = (status: number, type: string, r: Req, res: Res) => {
+      if (res.status !== status || parse(res).errorType !== type)
+        failures.push(describeFailure(`expected ${status}`, r, res));
+    };
+    // Another project's token list, through A's token or B's token on the wrong URL: 403, whether or not it exists.
+    for (const r of [
+      { path: `/v1alpha5/projects/${B.P}/monitoring/tokens`, headers: bearer(tokA) },
+      { path: `/v1alpha5/projects/${(GHOSTS.get(B) as Target).P}/monitoring/tokens`, headers: bearer(tokA) },
+      { path: tokens, headers: bearer(tokB) },
+      {
+        method: "DELETE",
+        path: `/v1alpha5/projects/${B.P}/monitoring/tokens/tok_whatever`,
+        headers: bearer(tokA),
+      },
+    ] as Req[]) {
+      expect(403, "forbidden", r, await send(s, r));
+    }
+    const ghost = await send(s, {
+      path: `/v1alpha5/projects/${(GHOSTS.get(B) as Target).P}/monitoring/tokens`,
+      headers: bearer(tokA),
+    });
+    const real = await send(s, {
+      path: `/v1alpha5/projects/${B.P}/monitoring/tokens`,
+      headers: bearer(tokA),
+    });
+    if (ghost.body !== real.body)
+      failures.push("403 bodies differ between an existing and a never-used project");
+    // Not the ingest-token API, and no near-miss admin keys.
+    for (const r of [
+      { path: "/v1alpha5/ingest-tokens", headers: bearer(tokA) },
       {
         method: "POST",
-        path: tokens,
+        path: "/v1alpha5/ingest-tokens",
         headers: { ...bearer(tokA), "content-type": "application/json" },
         body: JSON.stringify({ name: "escalate" }),
       },
-      { method: "DELETE", path: `${tokens}/tok_whatever`, headers: bearer(tokA) },
-      { path: `/v1alpha5/projects/${B.P}/monitoring/tokens`, headers: bearer(tokA) },
-      { path: `/v1alpha5/projects/${B.P}/monitoring/tokens`, headers: bearer(tokB) },
       { path: tokens, headers: { authorization: `Bearer ${ADMIN_KEY}x` } },
       { path: tokens, headers: { authorization: `Bearer ${ADMIN_KEY.slice(0, -1)}` } },
       { path: tokens, headers: { authorization: `Bearer ${ADMIN_KEY.toUpperCase()}` } },
       { path: tokens },
-    ];
-    for (const r of reqs) {
-      const res = await send(s, r);
-      if (res.status !== 401 || parse(res).errorType !== "unauthorized") {
-        failures.push(describeFailure("expected 401", r, res));
-      }
-      if (res.body.includes("mim_mon_")) failures.push(describeFailure("token material in body", r, res));
+    ] as Req[]) {
+      expect(401, "unauthorized", r, await send(s, r));
     }
+    // Its own project's list: ids and prefixes, never a token value.
+    const own = await send(s, { path: tokens, headers: bearer(tokA) });
+    if (own.status !== 200) failures.push(describeFailure("expected 200", { path: tokens }, own));
+    if (/mim_mon_[A-Za-z0-9_-]{20,}/.test(own.body)) failures.push("a token value in the list");
+    if (own.body.includes(B.P)) failures.push("another project in the list");
     assert.deepEqual(failures, []);
     const ok = await send(s, { path: tokens, headers: bearer(ADMIN_KEY) });
     assert.equal(ok.status, 200, ok.body);
