@@ -47,6 +47,7 @@ import {
   rangeQuery,
 } from "./query-routes.js";
 import { SelfMetrics } from "./self-metrics.js";
+import { registerWebRoutes } from "./web-routes.js";
 import { registerWriteRoute } from "./write-route.js";
 
 export const API_PREFIX = "/v1alpha5/projects/:projectId";
@@ -65,6 +66,8 @@ export interface ApiServerOptions {
   /** A pino logger, or false for none. */
   logger?: FastifyBaseLogger | false;
   metrics?: SelfMetrics;
+  /** The built metrics page (web/dist); without it the page is not served. */
+  webRoot?: string;
   /** The recording rules, for /api/v1/rules. */
   rules?: () => RulesView;
   ready?: () => boolean;
@@ -277,6 +280,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     },
     { prefix: TIMESERIES_PREFIX },
   );
+
+  if (o.webRoot) await registerWebRoutes(app, o.webRoot);
 
   if (o.writable) {
     await registerWriteRoute(app, {

@@ -19,6 +19,7 @@ const shellQuote = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
 export function demoBanner(service: RunningService, projectId: string, token: string): string[] {
   const base = service.url + TIMESERIES_PREFIX.replace(":projectId", projectId);
   const out = [
+    `mim: the metrics page, signed in: ${service.url}/projects/${encodeURIComponent(projectId)}/metrics#token=${token}`,
     `mim: demo project ${projectId}; a new monitoring token for it (shown once):`,
     `  ${token}`,
     `mim: query API (Grafana's Prometheus server URL, promtool's server): ${base}`,

@@ -7,6 +7,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import type { ApiLimits } from "../api/context.js";
@@ -59,6 +60,8 @@ export interface ServiceConfig {
   gatewayFlushMs?: number;
   /** Runs a simulated fleet behind the gateway with its load (the demo). */
   simFleet?: boolean;
+  /** The built metrics page (default: web/dist of this checkout). */
+  webRoot?: string;
   /** Scrapes vLLM-style /metrics targets listed in this config file. */
   scrapeConfig?: string;
 }
@@ -168,6 +171,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
       engine,
       logger,
       rules: () => ({ groups: rules.groups, health: rules.health() }),
+      webRoot: cfg.webRoot ?? fileURLToPath(new URL("../../web/dist", import.meta.url)),
     });
     const url = loopbackUrl(await app.listen({ host, port }), host);
     closers.push(() => app.close());

@@ -39,7 +39,12 @@ export interface TestService {
 }
 
 export async function startTestService(
-  opts: { limits?: Partial<ApiLimits>; logger?: FastifyBaseLogger; now?: () => number } = {},
+  opts: {
+    limits?: Partial<ApiLimits>;
+    logger?: FastifyBaseLogger;
+    now?: () => number;
+    webRoot?: string;
+  } = {},
 ): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), "mim-api-"));
   const db = Tsdb.open({ dir, log: () => {} });
@@ -54,6 +59,7 @@ export async function startTestService(
     adminKey: ADMIN_KEY,
     limits: { rateLimitPerSecond: 0, ...opts.limits },
     logger: opts.logger ?? false,
+    webRoot: opts.webRoot,
     now: opts.now,
   });
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
