@@ -1,0 +1,104 @@
+/**
+ * Collects one batch for the remote-write queue. It checks what the embedded store would refuse
+ * on its own (invalid labels, timestamps that are not integer milliseconds within ±2^51, values
+ * that are not numbers) and nothing that needs the series' history: out-of-order and duplicate
+ * samples and retention are the remote engine's to judge, after the commit has been acknowledged
+ * (it refuses them with a 400, which the shipper counts as failed). So `commit()` never reports
+ * out-of-order samples.
+ */
+import {
+  type Appender,
+  type CommitResult,
+  formatLabels,
+  InvalidLabelsError,
+  InvalidSampleLabelsError,
+  InvalidTimestampError,
+  type Labels,
+  normalizeLabels,
+  type SeriesRef,
+} from "../../storage/index.js";
+import { MAX_ABS_TIMESTAMP } from "../../tsdb/chunk/xor.js";
+import type { SeriesEntry, SeriesRegistry } from "./series.js";
+
+/** What the appender needs from the storage. */
+export interface AppendTarget {
+  readonly registry: SeriesRegistry;
+  /** Queues the batch durably, all or nothing; throws StorageError (closed, queue full, I/O). */
+  enqueue(entries: readonly SeriesEntry[], ts: Float64Array, vs: Float64Array, count: number): void;
+  now(): number;
+}
+
+const INITIAL_CAPACITY = 256;
+
+export class RemoteWriteAppender implements Appender {
+  private entries: SeriesEntry[] = [];
+  private ts = new Float64Array(INITIAL_CAPACITY);
+  private vs = new Float64Array(INITIAL_CAPACITY);
+  private count = 0;
+  private done = false;
+
+  constructor(private readonly target: AppendTarget) {}
+
+  append(ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef {
+    if (this.done) throw new Error("appender already committed or rolled back");
+    let e = ref > 0 ? this.target.registry.byRef(ref) : undefined;
+    if (e === undefined) {
+      try {
+        e = this.target.registry.getOrCreate(normalizeLabels(labels));
+      } catch (err) {
+        if (err instanceof InvalidLabelsError) {
+          throw new InvalidSampleLabelsError(`invalid series: ${err.message}`);
+        }
+        throw err;
+      }
+    }
+    if (!Number.isInteger(t) || Math.abs(t) > MAX_ABS_TIMESTAMP) {
+      throw new InvalidTimestampError(
+        `timestamp ${t} of ${formatLabels(labels)} is not an integer number of milliseconds within ±2^51`,
+      );
+    }
+    if (typeof v !== "number") {
+      throw new InvalidTimestampError(`value of ${formatLabels(labels)} is not a number`);
+    }
+    const n = this.count;
+    if (n === this.ts.length) this.grow();
+    this.entries.push(e);
+    this.ts[n] = t;
+    this.vs[n] = v;
+    this.count = n + 1;
+    e.lastUsed = this.target.now();
+    return e.id;
+  }
+
+  commit(): CommitResult {
+    if (this.done) throw new Error("appender already committed or rolled back");
+    this.done = true;
+    const n = this.count;
+    try {
+      if (n > 0) this.target.enqueue(this.entries, this.ts, this.vs, n);
+    } finally {
+      this.release();
+    }
+    return { samples: n, outOfOrder: 0 };
+  }
+
+  rollback(): void {
+    if (this.done) return;
+    this.done = true;
+    this.release();
+  }
+
+  private release(): void {
+    this.entries = [];
+    this.count = 0;
+  }
+
+  private grow(): void {
+    const ts = new Float64Array(this.ts.length * 2);
+    ts.set(this.ts);
+    const vs = new Float64Array(this.vs.length * 2);
+    vs.set(this.vs);
+    this.ts = ts;
+    this.vs = vs;
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * One shard: a loop that sends its rows of the queue, oldest first, one request at a time.
+ *
+ * Ordering: a series always maps to the same shard and a shard has at most one request on the
+ * wire, retried until it is delivered or refused for good before the next one is built, so each
+ * series' samples reach the engine in commit order. Shards run concurrently and independently.
+ *
+ * Delivery is at-least-once. Rows are deleted only after a 2xx (or a refusal), so anything
+ * acknowledged by `commit()` is sent until the engine takes or refuses it. A request can reach the
+ * engine more than once: after a timeout or lost answer it is retried byte for byte, and after a
+ * crash between the engine's 2xx and the row deletion it is sent again. To keep such a resend
+ * harmless, the rows of the request on the wire are recorded first (`inflight`) and a resend after
+ * restart holds exactly those rows, never newer ones: an engine sees an identical request again,
+ * which it stores as duplicates of what it has (same timestamps and values: a no-op) or refuses
+ * as out of order (a 400: dropped, but its samples are already there) — newer samples never ride
+ * along in a request the engine refuses.
+ */
+import { compress } from "snappy";
+import { backoffDelay, sleep } from "./backoff.js";
+import { postWriteRequest } from "./http.js";
+import type { ResolvedOptions } from "./options.js";
+import { type BatchRow, decodeBatch, type QueueDb } from "./queue-db.js";
+import { buildWriteRequest } from "./wire.js";
+
+/** What a shard needs from the storage, and what it reports back. */
+export interface ShardHost {
+  readonly o: ResolvedOptions;
+  readonly db: QueueDb;
+  /** Aborted when the storage stops: attempts and sleeps end, rows stay queued. */
+  readonly stop: AbortSignal;
+  /** Closing or draining: send partial requests without waiting for the batch deadline. */
+  isFlushing(): boolean;
+  labelsOf(id: number): Uint8Array | undefined;
+  onDelivered(samples: number): void;
+  /** Samples dropped: refused for good by the engine, or unsendable (`byEngine` false). */
+  onDropped(samples: number, message: string, byEngine: boolean): void;
+  onRetry(message: string): void;
+  /** Rows left the queue (delivered, dropped or unsendable). */
+  onRemoved(samples: number): void;
+  onError(message: string): void;
+}
+
+interface Request {
+  lastSeq: number;
+  /** Samples in its rows. */
+  samples: number;
+  /** Of those, the samples in the body (the rest had no labels in the queue). */
+  sendable: number;
+  body: Uint8Array;
+}
+
+/** How long an idle shard sleeps without a wake-up, as a safety net (ms). */
+const IDLE_POLL_MS = 30_000;
+
+export class Shard {
+  /** Samples of this shard in the queue, including those on the wire. */
+  queued = 0;
+  /**
+   * When rows first arrived since the last request was built (monotonic ms): a partial request
+   * waits for the batch deadline from then. Null with rows queued means they are leftovers of a
+   * full request or of an earlier process: send them at once.
+   */
+  private pendingSince: number | null = null;
+  /** The request being sent (or retried) ends at this row; a rebuild must hold exactly these rows. */
+  private resendUpTo: number | null;
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+
+  constructor(
+    readonly index: number,
+    private readonly host: ShardHost,
+    queued: number,
+    inflightLastSeq: number | undefined,
+  ) {
+    this.queued = queued;
+    this.resendUpTo = inflightLastSeq ?? null;
+  }
+
+  /** A commit queued `samples` more for this shard. */
+  added(samples: number): void {
+    const before = this.queued;
+    this.queued += samples;
+    this.pendingSince ??= performance.now();
+    // Wake a shard that was idle (to start its deadline) or now has a full request.
+    const max = this.host.o.maxSamplesPerRequest;
+    if (before === 0 || (before < max && this.queued >= max) || this.host.isFlushing()) this.wake();
+  }
+
+  /** The storage is flushing or stopping: re-check at once. */
+  wake(): void {
+    const w = this.wakeUp;
+    if (w) {
+      this.wakeUp = null;
+      w();
+    } else this.woken = true;
+  }
+
+  async run(): Promise<void> {
+    const { o, stop } = this.host;
+    let failures = 0;
+    while (!stop.aborted) {
+      try {
+        const req = await this.next();
+        if (req !== null) await this.deliver(req);
+        failures = 0;
+      } catch (err) {
+        // Not an HTTP problem (those are handled in deliver) but the queue's: a disk error, say.
+        this.host.onError(`shard ${this.index}: ${(err as Error).message}`);
+        await sleep(backoffDelay(failures++, o.minBackoffMs, o.maxBackoffMs), stop);
+      }
+    }
+  }
+
+  private wait(ms: number): Promise<void> {
+    if (this.woken || this.host.stop.aborted) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake(), Math.min(ms, IDLE_POLL_MS));
+      // An idle shard does not keep the process alive; one holding rows does.
+      if (this.queued <= 0) timer.unref();
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** The next request, or null after waiting for rows, the batch deadline or a wake-up. */
+  private async next(): Promise<Request | null> {
+    const { o, db } = this.host;
+    if (this.queued <= 0) {
+      await this.wait(IDLE_POLL_MS);
+      return null;
+    }
+    const since = this.pendingSince;
+    if (
+      since !== null &&
+      this.resendUpTo === null &&
+      this.queued < o.maxSamplesPerRequest &&
+      !this.host.isFlushing()
+    ) {
+      const wait = since + o.batchDeadlineMs - performance.now();
+      if (wait > 0) {
+        await this.wait(wait);
+        return null;
+      }
+    }
+    const rows = db.head(this.index, o.maxSamplesPerRequest, this.resendUpTo ?? undefined);
+    if (rows.length === 0) {
+      // Nothing left of a recorded request (it was acknowledged just before a crash), or the
+      // count drifted: trust the queue.
+      if (this.resendUpTo !== null) db.ack(this.index, this.resendUpTo);
+      else {
+        this.host.onRemoved(this.queued);
+        this.queued = 0;
+      }
+      this.resendUpTo = null;
+      return null;
+    }
+    this.pendingSince = null;
+    const lastSeq = rows[rows.length - 1].seq;
+    if (this.resendUpTo === null) db.setInflight(this.index, lastSeq);
+    this.resendUpTo = lastSeq;
+    const samples = rows.reduce((n, r) => n + r.samples, 0);
+    const built = buildWriteRequest(columns(rows, samples), (id) => this.host.labelsOf(id));
+    if (built.missing > 0) {
+      this.host.onDropped(built.missing, `labels of ${built.missing} queued samples are missing`, false);
+    }
+    const body = built.samples > 0 ? await compress(built.body, { copyOutputData: true }) : new Uint8Array();
+    return { lastSeq, samples, sendable: built.samples, body };
+  }
+
+  /** Sends one request until it is delivered, refused for good, or the storage stops. */
+  private async deliver(req: Request): Promise<void> {
+    const { o, stop } = this.host;
+    for (let attempt = 0; req.sendable > 0; attempt++) {
+      if (stop.aborted) return;
+      const out = await postWriteRequest(req.body, {
+        url: o.url,
+        headers: o.requestHeaders,
+        timeoutMs: o.requestTimeoutMs,
+        maxRetryAfterMs: o.maxRetryAfterMs,
+        signal: stop,
+        now: o.now,
+      });
+      if (out.kind === "delivered") {
+        this.remove(req);
+        this.host.onDelivered(req.sendable);
+        return;
+      }
+      // An attempt cut off by stopping proves nothing: the rows stay queued, marked in flight.
+      if (stop.aborted) return;
+      if (out.kind === "drop") {
+        this.remove(req);
+        this.host.onDropped(req.sendable, out.message, true);
+        return;
+      }
+      this.host.onRetry(out.message);
+      const delay =
+        out.retryAfterMs !== null
+          ? Math.max(out.retryAfterMs, o.minBackoffMs)
+          : backoffDelay(attempt, o.minBackoffMs, o.maxBackoffMs);
+      await sleep(delay, stop);
+    }
+    if (!stop.aborted) this.remove(req);
+  }
+
+  private remove(req: Request): void {
+    this.host.db.ack(this.index, req.lastSeq);
+    this.resendUpTo = null;
+    this.queued -= req.samples;
+    this.host.onRemoved(req.samples);
+  }
+}
+
+/** The rows' samples as one set of columns, in row order. */
+function columns(rows: readonly BatchRow[], samples: number) {
+  const ids = new Float64Array(samples);
+  const ts = new Float64Array(samples);
+  const vs = new Float64Array(samples);
+  let at = 0;
+  for (const r of rows) {
+    const c = decodeBatch(r.data, r.samples);
+    ids.set(c.ids, at);
+    ts.set(c.ts, at);
+    vs.set(c.vs, at);
+    at += r.samples;
+  }
+  return { ids, ts, vs, count: samples };
+}

@@ -1,0 +1,55 @@
+/**
+ * What the sender reports about itself (`RemoteWriteStorage.status()`), for self-metrics, the
+ * health endpoint and operators: queue depth and age, delivery counters, the last error.
+ */
+
+export interface StatusCounters {
+  /** Samples the engine acknowledged (2xx). At-least-once: a resent request counts again. */
+  sentSamples: number;
+  sentRequests: number;
+  /** Samples dropped because the engine refused them for good (4xx other than 429). */
+  failedSamples: number;
+  failedRequests: number;
+  /** Attempts that will be retried (5xx, 429, network errors, timeouts). */
+  retries: number;
+  lastError: { message: string; at: number } | null;
+  /** When the engine last acknowledged a request (ms). */
+  lastSuccessAt: number | null;
+  /** Start of the current run of failed attempts (ms); null while the engine answers. */
+  unreachableSince: number | null;
+}
+
+export interface RemoteWriteStatus extends StatusCounters {
+  /** The engine's URL without credentials or query. */
+  url: string;
+  shards: number;
+  queuedSamples: number;
+  /** What counts against maxQueueBytes: 24 bytes per queued sample plus the labels of queued series. */
+  queuedBytes: number;
+  maxQueueBytes: number;
+  /** 0: no bound on samples. */
+  maxQueueSamples: number;
+  /**
+   * The smallest sample timestamp (ms) at the heads of the shards' queues: how far behind the
+   * engine is. Null when the queue is empty (or closed).
+   */
+  oldestQueuedTimestamp: number | null;
+  /** When the oldest queued batch was committed (ms). */
+  oldestEnqueuedAt: number | null;
+  /** Series known in memory. */
+  series: number;
+  closed: boolean;
+}
+
+export function emptyStatus(): StatusCounters {
+  return {
+    sentSamples: 0,
+    sentRequests: 0,
+    failedSamples: 0,
+    failedRequests: 0,
+    retries: 0,
+    lastError: null,
+    lastSuccessAt: null,
+    unreachableSince: null,
+  };
+}

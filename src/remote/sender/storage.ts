@@ -1,0 +1,324 @@
+/**
+ * RemoteWriteStorage: the write half of remote storage mode. Everything the gateway, the scraper
+ * and our remote-write receiver append is committed into a bounded on-disk queue and forwarded
+ * from there to a Prometheus-compatible engine by remote-write (see shard.ts for ordering and
+ * delivery, queue-db.ts for the queue's format).
+ *
+ * `commit()` returns only once the batch is in the queue (a SQLite transaction), so what it
+ * acknowledged survives a crash of this process and any outage of the engine. When the queue is
+ * full, `commit()` throws StorageError and queues nothing: our receivers answer 503 and their
+ * senders retry later, so nothing acknowledged is ever dropped to make room.
+ */
+import { type Appendable, type Appender, StorageError } from "../../storage/index.js";
+import { type AppendTarget, RemoteWriteAppender } from "./appender.js";
+import {
+  displayUrl,
+  type RemoteWriteStorageOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.js";
+import { type BatchRow, QueueDb, SAMPLE_BYTES } from "./queue-db.js";
+import { type SeriesEntry, SeriesRegistry } from "./series.js";
+import { Shard, type ShardHost } from "./shard.js";
+import { emptyStatus, type RemoteWriteStatus, type StatusCounters } from "./status.js";
+
+/** While the engine keeps failing, repeat the outage line this often (ms). */
+const OUTAGE_LOG_EVERY_MS = 5 * 60_000;
+
+export class RemoteWriteStorage implements Appendable {
+  private readonly o: ResolvedOptions;
+  private readonly db: QueueDb;
+  private readonly registry: SeriesRegistry;
+  private readonly shards: Shard[];
+  private readonly loops: Promise<void>[];
+  private readonly stopper = new AbortController();
+  private readonly stop = this.stopper.signal;
+  private readonly counters: StatusCounters = emptyStatus();
+  private queuedSamples: number;
+  private seriesBytes: number;
+  private nextSeq: number;
+  /** Series ids below this were written by an earlier process; their labels are read from disk. */
+  private readonly firstSessionId: number;
+  /** Rows up to this seq predate this process. */
+  private readonly openMaxSeq: number;
+  private earlierSeries: Map<number, Uint8Array> | null = new Map();
+  private draining = 0;
+  private closing: Promise<void> | null = null;
+  private lastOutageLog = 0;
+  private readonly maintenance: NodeJS.Timeout | null;
+  private readonly target: AppendTarget;
+
+  constructor(options: RemoteWriteStorageOptions) {
+    this.o = resolveOptions(options);
+    this.db = new QueueDb(this.o.dir, this.o.sync);
+    try {
+      const totals = this.db.totals();
+      const inflight = this.db.inflight();
+      // Rows were split by series hash modulo the shard count of their time; changing the count
+      // under them would let one series' old and new samples travel in different shards.
+      const stored = this.db.getMeta("shards");
+      let shards = this.o.shards;
+      if (totals.samples > 0 && stored !== null && stored !== shards) {
+        this.o.log(
+          `remote-write queue holds ${totals.samples} samples split into ${stored} shards; keeping ${stored} until it drains (configured: ${shards})`,
+        );
+        shards = stored;
+      } else this.db.setMeta("shards", shards);
+      this.queuedSamples = totals.samples;
+      this.seriesBytes = totals.seriesBytes;
+      this.nextSeq = totals.maxSeq + 1;
+      this.openMaxSeq = totals.maxSeq;
+      this.firstSessionId = totals.maxSeriesId + 1;
+      this.registry = new SeriesRegistry(shards, this.firstSessionId, this.o.now);
+      const host = this.shardHost();
+      this.shards = Array.from(
+        { length: shards },
+        (_, i) => new Shard(i, host, totals.perShard.get(i) ?? 0, inflight.get(i)),
+      );
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    if (this.queuedSamples > 0) {
+      this.o.log(
+        `remote-write queue resumes with ${this.queuedSamples} samples for ${displayUrl(this.o.url)}`,
+      );
+    }
+    this.target = {
+      registry: this.registry,
+      now: this.o.now,
+      enqueue: (entries, ts, vs, count) => this.enqueue(entries, ts, vs, count),
+    };
+    this.loops = this.shards.map((s) => s.run());
+    this.maintenance =
+      this.o.maintenanceIntervalMs > 0 ? setInterval(() => this.sweep(), this.o.maintenanceIntervalMs) : null;
+    this.maintenance?.unref();
+  }
+
+  appender(): Appender {
+    return new RemoteWriteAppender(this.target);
+  }
+
+  status(): RemoteWriteStatus {
+    let oldestT: number | null = null;
+    let oldestAt: number | null = null;
+    if (this.db.isOpen) {
+      for (const s of this.shards) {
+        const head = this.db.headInfo(s.index);
+        if (head === undefined) continue;
+        if (oldestT === null || head.minT < oldestT) oldestT = head.minT;
+        if (oldestAt === null || head.enqueuedAt < oldestAt) oldestAt = head.enqueuedAt;
+      }
+    }
+    return {
+      ...this.counters,
+      url: displayUrl(this.o.url),
+      shards: this.shards.length,
+      queuedSamples: this.queuedSamples,
+      queuedBytes: this.queuedBytes(),
+      maxQueueBytes: this.o.maxQueueBytes,
+      maxQueueSamples: this.o.maxQueueSamples,
+      oldestQueuedTimestamp: oldestT,
+      oldestEnqueuedAt: oldestAt,
+      series: this.registry.size,
+      closed: this.closing !== null,
+    };
+  }
+
+  /** Sends what is queued now, without waiting for full requests; true once the queue is empty. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining++;
+    try {
+      for (const s of this.shards) s.wake();
+      const until = performance.now() + timeoutMs;
+      while (this.queuedSamples > 0 && performance.now() < until && !this.stop.aborted) {
+        await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, until - performance.now()))));
+      }
+      return this.queuedSamples === 0;
+    } finally {
+      this.draining--;
+    }
+  }
+
+  /**
+   * Refuses new commits, gives the shards `graceMs` to deliver what is queued, then stops them
+   * (cutting off requests on the wire) and closes the queue. What was not delivered stays on disk
+   * for the next instance on this directory.
+   */
+  close(graceMs = this.o.closeGraceMs): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.maintenance) clearInterval(this.maintenance);
+      if (graceMs > 0 && this.queuedSamples > 0) await this.drain(graceMs);
+      this.stopper.abort();
+      for (const s of this.shards) s.wake();
+      await Promise.all(this.loops);
+      if (this.queuedSamples > 0) {
+        this.o.log(`remote-write queue keeps ${this.queuedSamples} undelivered samples on disk`);
+      }
+      this.db.close();
+    })();
+    return this.closing;
+  }
+
+  private queuedBytes(): number {
+    return this.queuedSamples * SAMPLE_BYTES + this.seriesBytes;
+  }
+
+  /** The appender's commit: queue the batch durably or throw StorageError, changing nothing. */
+  private enqueue(entries: readonly SeriesEntry[], ts: Float64Array, vs: Float64Array, n: number): void {
+    if (this.closing !== null) throw new StorageError("remote-write storage is closed");
+    const live: SeriesEntry[] = new Array(n);
+    const fresh = new Set<SeriesEntry>();
+    let freshBytes = 0;
+    for (let i = 0; i < n; i++) {
+      const e = this.registry.revive(entries[i]);
+      live[i] = e;
+      if (!e.persisted && !fresh.has(e)) {
+        fresh.add(e);
+        freshBytes += e.labelFields.length;
+      }
+    }
+    this.checkRoom(n, n * SAMPLE_BYTES + freshBytes);
+    // Split by shard (keeping append order within each), then into rows of at most one request.
+    const byShard: number[][] = this.shards.map(() => []);
+    for (let i = 0; i < n; i++) byShard[live[i].shard].push(i);
+    const now = this.o.now();
+    const rows: BatchRow[] = [];
+    const rowOf = new Float64Array(n);
+    const max = this.o.maxSamplesPerRequest;
+    for (let shard = 0; shard < byShard.length; shard++) {
+      const idx = byShard[shard];
+      for (let start = 0; start < idx.length; start += max) {
+        const k = Math.min(max, idx.length - start);
+        const data = new Uint8Array(k * SAMPLE_BYTES);
+        const cols = new Float64Array(data.buffer, 0, 3 * k);
+        const seq = this.nextSeq++;
+        let minT = Number.POSITIVE_INFINITY;
+        for (let j = 0; j < k; j++) {
+          const i = idx[start + j];
+          cols[j] = live[i].id;
+          cols[k + j] = ts[i];
+          cols[2 * k + j] = vs[i];
+          if (ts[i] < minT) minT = ts[i];
+          rowOf[i] = seq;
+        }
+        rows.push({ seq, shard, samples: k, minT, enqueuedAt: now, data });
+      }
+    }
+    this.db.enqueue(
+      [...fresh].map((e) => ({ id: e.id, labels: e.labelFields })),
+      rows,
+    );
+    // Durable: only now does memory follow.
+    for (const e of fresh) e.persisted = true;
+    for (let i = 0; i < n; i++) if (rowOf[i] > live[i].lastSeq) live[i].lastSeq = rowOf[i];
+    this.seriesBytes += freshBytes;
+    this.queuedSamples += n;
+    for (let shard = 0; shard < byShard.length; shard++) {
+      if (byShard[shard].length > 0) this.shards[shard].added(byShard[shard].length);
+    }
+  }
+
+  private checkRoom(samples: number, bytes: number): void {
+    const o = this.o;
+    const overBytes = this.queuedBytes() + bytes > o.maxQueueBytes;
+    const overSamples = o.maxQueueSamples > 0 && this.queuedSamples + samples > o.maxQueueSamples;
+    if (!overBytes && !overSamples) return;
+    const since = this.counters.unreachableSince;
+    const why =
+      since !== null
+        ? `has been unreachable since ${new Date(since).toISOString()} (${this.counters.lastError?.message ?? "no answer"})`
+        : "is not keeping up";
+    throw new StorageError(
+      `remote-write queue full: the engine at ${displayUrl(o.url)} ${why}; ${this.queuedSamples} samples (${this.queuedBytes()} bytes) are queued, the bound is ${overBytes ? `${o.maxQueueBytes} bytes` : `${o.maxQueueSamples} samples`}`,
+    );
+  }
+
+  /** Labels of a queued series: in memory, or (written by an earlier process) from disk. */
+  private labelsOf(id: number): Uint8Array | undefined {
+    const e = this.registry.byRef(id);
+    if (e !== undefined) return e.labelFields;
+    if (id >= this.firstSessionId || this.earlierSeries === null) return undefined;
+    let b = this.earlierSeries.get(id);
+    if (b === undefined) {
+      b = this.db.seriesLabels(id);
+      if (b !== undefined) this.earlierSeries.set(id, b);
+    }
+    return b;
+  }
+
+  /** Forgets idle series no queued row refers to (memory and disk); run by the maintenance timer. */
+  sweep(): void {
+    if (this.closing !== null) return;
+    try {
+      const minSeq = this.db.minSeq();
+      const gone = this.registry.sweep(minSeq, this.o.now() - this.o.seriesIdleMs);
+      const ids = gone.map((e) => e.id);
+      const freed = gone.reduce((n, e) => n + e.labelFields.length, 0);
+      // The earlier process's series go together, once none of its rows is left.
+      const earlierDone = this.earlierSeries !== null && (minSeq === null || minSeq > this.openMaxSeq);
+      if (ids.length === 0 && !earlierDone) return;
+      this.db.deleteSeries(ids, earlierDone ? this.firstSessionId : 0);
+      if (earlierDone) {
+        this.earlierSeries = null;
+        this.seriesBytes = this.db.seriesBytes();
+      } else this.seriesBytes -= freed;
+    } catch (err) {
+      this.shardHost().onError(`cleaning up the queue: ${(err as Error).message}`);
+    }
+  }
+
+  private shardHost(): ShardHost {
+    const c = this.counters;
+    const url = displayUrl(this.o.url);
+    const reachable = () => {
+      if (c.unreachableSince !== null) {
+        const s = ((this.o.now() - c.unreachableSince) / 1000).toFixed(1);
+        this.o.log(`remote-write to ${url} works again after ${s} s`);
+      }
+      this.lastOutageLog = 0;
+      c.unreachableSince = null;
+    };
+    return {
+      o: this.o,
+      db: this.db,
+      stop: this.stop,
+      isFlushing: () => this.draining > 0 || this.closing !== null,
+      labelsOf: (id) => this.labelsOf(id),
+      onDelivered: (samples) => {
+        c.sentSamples += samples;
+        c.sentRequests++;
+        c.lastSuccessAt = this.o.now();
+        reachable();
+      },
+      onDropped: (samples, message, byEngine) => {
+        c.failedSamples += samples;
+        c.failedRequests++;
+        c.lastError = { message, at: this.o.now() };
+        if (byEngine) {
+          reachable();
+          this.o.log(`remote-write to ${url} refused ${samples} samples for good, dropped them: ${message}`);
+        } else this.o.log(`remote-write dropped ${samples} samples: ${message}`);
+      },
+      onRetry: (message) => {
+        const now = this.o.now();
+        c.retries++;
+        c.lastError = { message, at: now };
+        if (c.unreachableSince === null) c.unreachableSince = now;
+        if (now - this.lastOutageLog >= OUTAGE_LOG_EVERY_MS) {
+          this.lastOutageLog = now;
+          this.o.log(
+            `remote-write to ${url} failing since ${new Date(c.unreachableSince).toISOString()} (${message}); retrying with backoff, ${this.queuedSamples} samples queued`,
+          );
+        }
+      },
+      onRemoved: (samples) => {
+        this.queuedSamples -= samples;
+      },
+      onError: (message) => {
+        c.lastError = { message, at: this.o.now() };
+        this.o.log(`remote-write: ${message}`);
+      },
+    };
+  }
+}
