@@ -9,7 +9,8 @@
  * Success bodies are plain JSON resources; errors use the query API's envelope.
  */
 import { z } from "zod";
-import { ALL_PROJECTS, type TokenInfo, type TokenStore } from "../auth/tokens.js";
+import type { TokenRepository } from "../auth/pg/repository.js";
+import { ALL_PROJECTS, type TokenInfo } from "../auth/tokens.js";
 import { isValidProjectId } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { ApiError } from "./errors.js";
@@ -80,23 +81,23 @@ function parseBody<T extends z.ZodType>(schema: T, rawBody: unknown): z.infer<T>
   return parsed.data;
 }
 
-function create(
+async function create(
   ctx: ApiContext,
-  store: TokenStore,
+  store: TokenRepository,
   projectId: string,
   body: z.infer<typeof CreateBody>,
-): TokenResource & { token: string } {
-  const created = store.create(projectId, body.name, expiry(ctx, body));
+): Promise<TokenResource & { token: string }> {
+  const created = await store.create(projectId, body.name, expiry(ctx, body));
   return { ...resource(created), token: created.token };
 }
 
-export function createToken(
+export async function createToken(
   ctx: ApiContext,
   projectId: string,
   rawBody: unknown,
   /** The monitoring token making the request, when it is not the admin key. */
   caller: TokenInfo | null = null,
-): TokenResource & { token: string } {
+): Promise<TokenResource & { token: string }> {
   checkProject(projectId);
   const body = parseBody(CreateBody, rawBody);
   const limit = caller?.expiresAt;
@@ -114,34 +115,37 @@ export function createToken(
 
 const IngestCreateBody = CreateBody.extend({ project_id: z.string().optional() }).strict();
 
-export function createIngestToken(ctx: ApiContext, rawBody: unknown): TokenResource & { token: string } {
+export async function createIngestToken(
+  ctx: ApiContext,
+  rawBody: unknown,
+): Promise<TokenResource & { token: string }> {
   const body = parseBody(IngestCreateBody, rawBody);
   const projectId = body.project_id ?? ALL_PROJECTS;
   if (projectId !== ALL_PROJECTS) checkProject(projectId);
   return create(ctx, ctx.ingestTokens, projectId, body);
 }
 
-export function listIngestTokens(
+export async function listIngestTokens(
   ctx: ApiContext,
   projectId: string | undefined,
-): { tokens: TokenResource[] } {
-  return { tokens: ctx.ingestTokens.list(projectId || undefined).map(resource) };
+): Promise<{ tokens: TokenResource[] }> {
+  return { tokens: (await ctx.ingestTokens.list(projectId || undefined)).map(resource) };
 }
 
-export function revokeIngestToken(ctx: ApiContext, tokenId: string): void {
-  if (!ctx.ingestTokens.revokeById(tokenId)) {
+export async function revokeIngestToken(ctx: ApiContext, tokenId: string): Promise<void> {
+  if (!(await ctx.ingestTokens.revokeById(tokenId))) {
     throw new ApiError("not_found", `no active ingest token ${JSON.stringify(tokenId)}`);
   }
 }
 
-export function listTokens(ctx: ApiContext, projectId: string): { tokens: TokenResource[] } {
+export async function listTokens(ctx: ApiContext, projectId: string): Promise<{ tokens: TokenResource[] }> {
   checkProject(projectId);
-  return { tokens: ctx.tokens.list(projectId).map(resource) };
+  return { tokens: (await ctx.tokens.list(projectId)).map(resource) };
 }
 
-export function revokeToken(ctx: ApiContext, projectId: string, tokenId: string): void {
+export async function revokeToken(ctx: ApiContext, projectId: string, tokenId: string): Promise<void> {
   checkProject(projectId);
-  if (!ctx.tokens.revoke(projectId, tokenId)) {
+  if (!(await ctx.tokens.revoke(projectId, tokenId))) {
     throw new ApiError("not_found", `project ${projectId} has no active token ${JSON.stringify(tokenId)}`);
   }
 }

@@ -39,9 +39,13 @@ function bearer(request: FastifyRequest, what: string): string {
 }
 
 /** Checks the monitoring token on a project's query route; returns the token for logging and limits. */
-export function authorizeMonitoring(ctx: ApiContext, request: FastifyRequest, projectId: string): TokenInfo {
+export async function authorizeMonitoring(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  projectId: string,
+): Promise<TokenInfo> {
   const presented = bearer(request, "monitoring token");
-  const v = ctx.tokens.verify(presented);
+  const v = await ctx.tokens.verify(presented);
   if (!v.ok) {
     ctx.metrics.authFailures.inc({ reason: v.reason });
     const message =
@@ -73,11 +77,11 @@ export function authorizeMonitoring(ctx: ApiContext, request: FastifyRequest, pr
  * project (so the metrics page, signed in with a token, can manage its project's tokens). Returns
  * the token when the caller is one, so what it creates can be held to its own expiry.
  */
-export function authorizeTokenManager(
+export async function authorizeTokenManager(
   ctx: ApiContext,
   request: FastifyRequest,
   projectId: string,
-): TokenInfo | null {
+): Promise<TokenInfo | null> {
   const presented = bearer(request, "admin key or monitoring token");
   if (!presented.startsWith(MONITORING_TOKEN_PREFIX)) {
     authorizeAdmin(ctx, request);

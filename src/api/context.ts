@@ -1,7 +1,7 @@
 /** What the route modules share: storage, engine, auth, limits and the service's own metrics. */
 
+import type { TokenRepository } from "../auth/pg/repository.js";
 import type { RateLimiter } from "../auth/rate-limit.js";
-import type { TokenStore } from "../auth/tokens.js";
 import type { Engine } from "../promql/engine.js";
 import type { Queryable } from "../storage/index.js";
 import type { SelfMetrics } from "./self-metrics.js";
@@ -43,9 +43,9 @@ export interface ApiContext {
   storage: Queryable;
   engine: Engine;
   /** Monitoring tokens (read a project's metrics). */
-  tokens: TokenStore;
+  tokens: TokenRepository;
   /** Ingest tokens (remote-write). */
-  ingestTokens: TokenStore;
+  ingestTokens: TokenRepository;
   adminKey: string;
   rateLimiter: RateLimiter;
   limits: ApiLimits;

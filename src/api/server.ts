@@ -12,8 +12,9 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
+import { type TokenRepository, TokenStoreUnavailableError } from "../auth/pg/repository.js";
 import { RateLimiter } from "../auth/rate-limit.js";
-import type { TokenInfo, TokenStore } from "../auth/tokens.js";
+import type { TokenInfo } from "../auth/tokens.js";
 import { type EngineOptions, newEngine } from "../promql/engine.js";
 import type { Appendable, Queryable } from "../storage/index.js";
 import {
@@ -57,8 +58,8 @@ export interface ApiServerOptions {
   storage: Queryable;
   /** Where remote-write stores samples; without it /api/v1/write is not served. */
   writable?: Appendable;
-  tokens: TokenStore;
-  ingestTokens: TokenStore;
+  tokens: TokenRepository;
+  ingestTokens: TokenRepository;
   adminKey: string;
   limits?: Partial<ApiLimits>;
   /** Engine settings other than the limits (lookback delta, …). */
@@ -99,6 +100,11 @@ function isForm(request: FastifyRequest): boolean {
 
 function toApiError(err: unknown, limits: ApiLimits): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof TokenStoreUnavailableError) {
+    return new ApiError("unavailable", "token store unavailable; retry shortly", {
+      "Retry-After": String(err.retryAfterSeconds),
+    });
+  }
   const e = err as { statusCode?: number; code?: string; message?: string };
   if (e.statusCode === 413) {
     return new ApiError(
@@ -241,7 +247,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     async (scope) => {
       scope.addHook("onRequest", async (request) => {
         const { projectId } = (request as ProjectRequest).params;
-        const token = authorizeMonitoring(ctx, request, projectId);
+        const token = await authorizeMonitoring(ctx, request, projectId);
         request.log = request.log.child({ project: projectId, token_id: token.id });
       });
       const both = ["GET", "POST"] as const;
@@ -300,13 +306,13 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     async (scope) => {
       scope.addHook("onRequest", async (request) => {
         const r = request as ProjectRequest & { caller?: TokenInfo | null };
-        r.caller = authorizeTokenManager(ctx, request, r.params.projectId);
+        r.caller = await authorizeTokenManager(ctx, request, r.params.projectId);
       });
       scope.post("/monitoring/tokens", async (request: ProjectRequest, reply) =>
         reply
           .code(201)
           .send(
-            createToken(
+            await createToken(
               ctx,
               request.params.projectId,
               request.body,
@@ -318,7 +324,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
         listTokens(ctx, request.params.projectId),
       );
       scope.delete("/monitoring/tokens/:tokenId", async (request: ProjectRequest, reply) => {
-        revokeToken(ctx, request.params.projectId, request.params.tokenId ?? "");
+        await revokeToken(ctx, request.params.projectId, request.params.tokenId ?? "");
         return reply.code(204).send();
       });
     },
@@ -327,13 +333,13 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   await app.register(async (scope) => {
     scope.addHook("onRequest", async (request) => authorizeAdmin(ctx, request));
     scope.post("/v1alpha5/ingest-tokens", async (request, reply) =>
-      reply.code(201).send(createIngestToken(ctx, request.body)),
+      reply.code(201).send(await createIngestToken(ctx, request.body)),
     );
     scope.get("/v1alpha5/ingest-tokens", async (request) =>
       listIngestTokens(ctx, (request.query as Record<string, string | undefined>).project_id),
     );
     scope.delete("/v1alpha5/ingest-tokens/:tokenId", async (request, reply) => {
-      revokeIngestToken(ctx, (request.params as { tokenId: string }).tokenId);
+      await revokeIngestToken(ctx, (request.params as { tokenId: string }).tokenId);
       return reply.code(204).send();
     });
   });

@@ -7,7 +7,7 @@
  * older ones drop on 429).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { TokenStore } from "../auth/tokens.js";
+import type { TokenRepository } from "../auth/pg/repository.js";
 import { RemoteWriteDecodeError } from "../ingest/remote-write/index.js";
 import { receiveRemoteWrite } from "../ingest/remote-write-receiver.js";
 import { type Appendable, StorageError } from "../storage/index.js";
@@ -16,7 +16,7 @@ import type { SelfMetrics } from "./self-metrics.js";
 
 export interface WriteRouteOptions {
   storage: Appendable;
-  ingestTokens: TokenStore;
+  ingestTokens: TokenRepository;
   metrics: SelfMetrics;
   /** Largest compressed body, in bytes. */
   maxBodyBytes: number;
@@ -65,7 +65,10 @@ interface WriteRequest extends FastifyRequest {
   writer?: { tokenId: string; scope: string };
 }
 
-function authenticate(o: WriteRouteOptions, request: FastifyRequest): { tokenId: string; scope: string } {
+async function authenticate(
+  o: WriteRouteOptions,
+  request: FastifyRequest,
+): Promise<{ tokenId: string; scope: string }> {
   const h = request.headers.authorization ?? "";
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
   if (!m) {
@@ -75,7 +78,7 @@ function authenticate(o: WriteRouteOptions, request: FastifyRequest): { tokenId:
       CHALLENGE,
     );
   }
-  const v = o.ingestTokens.verify(m[1]);
+  const v = await o.ingestTokens.verify(m[1]);
   if (!v.ok) {
     o.metrics.authFailures.inc({ reason: `ingest_${v.reason}` });
     throw new ApiError(
@@ -96,7 +99,7 @@ export async function registerWriteRoute(app: FastifyInstance, o: WriteRouteOpti
       done(null, body),
     );
     scope.addHook("onRequest", async (request) => {
-      (request as WriteRequest).writer = authenticate(o, request);
+      (request as WriteRequest).writer = await authenticate(o, request);
     });
     // The body is snappy, which the compression plugin must not try to decode.
     scope.post("/api/v1/write", { decompress: false }, async (request, reply) => {

@@ -74,6 +74,7 @@ interface ServeFlags extends StoreFlags {
   gatewayConfig?: string;
   gatewayListen: string;
   scrapeConfig?: string;
+  postgresUrl?: string;
 }
 
 function storeOptions(cmd: Command): Command {
@@ -121,6 +122,12 @@ function serveOptions(cmd: Command): Command {
       new Option("--listen <host:port>", "address of the HTTP API")
         .env("MIM_LISTEN")
         .default("127.0.0.1:9300"),
+    )
+    .addOption(
+      new Option(
+        "--postgres-url <url>",
+        "keep tokens in this PostgreSQL database (shared by API replicas) and evaluate the rules under a leader lease there",
+      ).env("MIM_POSTGRES_URL"),
     )
     .addOption(
       new Option("--lookback-delta <duration>", "how far back an instant selector looks for a sample")
@@ -288,6 +295,7 @@ serveOptions(
     gatewayConfig: flags.gatewayConfig,
     gatewayListen: flags.gatewayListen,
     scrapeConfig: flags.scrapeConfig,
+    postgresUrl: flags.postgresUrl,
     simFleet: flags.demo,
     dataDir: flags.dataDir,
     listen: flags.listen,
@@ -331,7 +339,7 @@ serveOptions(
   if (service.fleet)
     say(`mim: simulated fleet: ${service.fleet.models.map((m) => m.name).join(", ")}; load running`);
   if (flags.demoProject) {
-    const { token } = service.tokens.create(flags.demoProject, "demo", null);
+    const { token } = await service.tokens.create(flags.demoProject, "demo", null);
     for (const line of demoBanner(service, flags.demoProject, token)) say(line);
   }
   say("mim: press Ctrl-C to stop (the store checkpoints on the way out).");

@@ -14,7 +14,8 @@ import type { ApiLimits } from "../api/context.js";
 import { buildApiServer } from "../api/server.js";
 import { type AdminKey, loadOrCreateAdminKey } from "../auth/admin-key.js";
 import { openMetaDb } from "../auth/meta-db.js";
-import { INGEST_TOKENS, TokenStore } from "../auth/tokens.js";
+import { openTokenRepositories } from "../auth/pg/open.js";
+import type { TokenRepository } from "../auth/pg/repository.js";
 import {
   type Gateway,
   type GatewayConfig,
@@ -64,6 +65,12 @@ export interface ServiceConfig {
   webRoot?: string;
   /** Scrapes vLLM-style /metrics targets listed in this config file. */
   scrapeConfig?: string;
+  /**
+   * Keeps tokens in this PostgreSQL database (shared by API replicas; the schema is created or
+   * brought up to date) and evaluates the rules only while holding the leader lease there.
+   * Without it, tokens live in the embedded metadata database and this node evaluates alone.
+   */
+  postgresUrl?: string;
 }
 
 export interface RunningService {
@@ -71,8 +78,8 @@ export interface RunningService {
   url: string;
   adminKey: AdminKey;
   db: Tsdb;
-  tokens: TokenStore;
-  ingestTokens: TokenStore;
+  tokens: TokenRepository;
+  ingestTokens: TokenRepository;
   app: FastifyInstance;
   rules: RuleManager;
   gateway?: Gateway;
@@ -132,22 +139,8 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     log: (m) => logger.info({ component: "tsdb" }, m),
   });
   const meta = openMetaDb(dataDir);
-  const tokens = new TokenStore(meta);
-  const ingestTokens = new TokenStore(meta, Date.now, INGEST_TOKENS);
-  const engine = { lookbackDeltaMs: cfg.lookbackDeltaMs };
-  const rules = new RuleManager({
-    groups,
-    storage: db,
-    engine: newEngine({ ...engine, timeoutMs: cfg.limits.queryTimeoutMs, maxSamples: cfg.limits.maxSamples }),
-    log: (fields, message) => logger.warn({ component: "rules", ...fields }, message),
-  });
   // Stopped in reverse order of starting.
-  const closers: Array<() => Promise<void> | void> = [
-    () => db.close(),
-    () => meta.close(),
-    () => ingestTokens.close(),
-    () => tokens.close(),
-  ];
+  const closers: Array<() => Promise<void> | void> = [() => db.close(), () => meta.close()];
   const closeAll = async () => {
     for (const c of closers.reverse()) {
       try {
@@ -160,6 +153,25 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     logger.flush();
   };
   try {
+    const repos = await openTokenRepositories({
+      postgresUrl: cfg.postgresUrl,
+      metaDb: meta,
+      log: (fields, message) => logger.info({ component: "tokens", ...fields }, message),
+    });
+    closers.push(() => repos.close());
+    const { tokens, ingestTokens } = repos;
+    const engine = { lookbackDeltaMs: cfg.lookbackDeltaMs };
+    const rules = new RuleManager({
+      groups,
+      storage: db,
+      engine: newEngine({
+        ...engine,
+        timeoutMs: cfg.limits.queryTimeoutMs,
+        maxSamples: cfg.limits.maxSamples,
+      }),
+      leadership: repos.rulesLeadership,
+      log: (fields, message) => logger.warn({ component: "rules", ...fields }, message),
+    });
     const adminKey = loadOrCreateAdminKey(dataDir, cfg.adminKeyFromEnv);
     const app = await buildApiServer({
       storage: db,
@@ -175,6 +187,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     });
     const url = loopbackUrl(await app.listen({ host, port }), host);
     closers.push(() => app.close());
+    await repos.start();
     rules.start();
     closers.push(() => rules.stop());
 

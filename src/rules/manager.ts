@@ -3,7 +3,12 @@
  * `interval`, aligned to multiples of it ("on the minute" for 60 s), its rules in order, each
  * result written under the rule's name at the evaluation time. Series a rule produced last time
  * and not this time get a staleness marker, so queries stop seeing them at once.
+ *
+ * With several replicas the rules must run once: the schedule evaluates a group only while this
+ * replica holds the leader lease with at least `leaderBudgetMs` left, and a rule's results are
+ * committed only if the lease is still held at that moment (else they are rolled back).
  */
+import { type Leadership, SOLE_LEADER } from "../auth/pg/lease.js";
 import type { Engine } from "../promql/engine.js";
 import {
   type Appendable,
@@ -36,7 +41,14 @@ export interface RuleManagerOptions {
   engine: Engine;
   now?: () => number;
   log?: (fields: Record<string, unknown>, message: string) => void;
+  /** Who may evaluate: the rules lease across replicas (default: this node alone, always). */
+  leadership?: Leadership;
+  /** Least lease time (ms) left for a scheduled evaluation to start (default 5 s). */
+  leaderBudgetMs?: number;
 }
+
+/** Default least lease time left for a scheduled evaluation to start. */
+export const DEFAULT_LEADER_BUDGET_MS = 5_000;
 
 interface RuleState {
   rule: RecordingRule;
@@ -51,12 +63,16 @@ export class RuleManager {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly lastScheduled: number[] = [];
   private readonly now: () => number;
+  private readonly leadership: Leadership;
+  private readonly leaderBudgetMs: number;
   private running = false;
   /** Evaluations in flight, awaited by stop(). */
   private pending: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: RuleManagerOptions) {
     this.now = o.now ?? Date.now;
+    this.leadership = o.leadership ?? SOLE_LEADER;
+    this.leaderBudgetMs = o.leaderBudgetMs ?? DEFAULT_LEADER_BUDGET_MS;
     this.states = o.groups.map((g) =>
       g.rules.map((rule) => ({
         rule,
@@ -94,7 +110,10 @@ export class RuleManager {
     this.lastScheduled[index] = next;
     const timer = setTimeout(
       () => {
-        this.pending = this.pending.then(() => this.evaluateGroup(index, next));
+        this.pending = this.pending.then(() => {
+          // Another replica evaluates while this one does not hold the lease long enough.
+          if (this.leadership.remainingMs() >= this.leaderBudgetMs) this.evaluateGroup(index, next);
+        });
         this.schedule(g, index);
       },
       Math.max(0, next - now),
@@ -116,6 +135,7 @@ export class RuleManager {
   private evaluateRule(state: RuleState, t: number): void {
     const started = performance.now();
     const { rule } = state;
+    let notLeader = false;
     try {
       const result = this.o.engine.instantQuery(this.o.storage, rule.expr, t);
       const app = this.o.storage.appender();
@@ -139,6 +159,12 @@ export class RuleManager {
         for (const [key, labels] of state.previous) {
           if (!seen.has(key)) app.append(0, labels, t, StaleNaN);
         }
+        if (!this.leadership.isLeader()) {
+          // The lease ran out during the evaluation: another replica may evaluate t; write nothing.
+          notLeader = true;
+          app.rollback();
+          return;
+        }
         app.commit();
       } catch (err) {
         app.rollback();
@@ -155,8 +181,10 @@ export class RuleManager {
       Object.assign(state.health, { health: "err", lastError: message, samples: 0 });
       this.o.log?.({ group: state.group, record: rule.record, err: message }, "recording rule failed");
     } finally {
-      state.health.lastEvaluation = t;
-      state.health.evaluationSeconds = (performance.now() - started) / 1000;
+      if (!notLeader) {
+        state.health.lastEvaluation = t;
+        state.health.evaluationSeconds = (performance.now() - started) / 1000;
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { ApiLimits } from "../../src/api/context.js";
 import { buildApiServer, TIMESERIES_PREFIX } from "../../src/api/server.js";
 import { openMetaDb } from "../../src/auth/meta-db.js";
+import { SqliteTokenRepository } from "../../src/auth/pg/repository.js";
 import { INGEST_TOKENS, TokenStore } from "../../src/auth/tokens.js";
 import { labelsFromObject } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
@@ -54,8 +55,8 @@ export async function startTestService(
   const app = await buildApiServer({
     storage: db,
     writable: db,
-    tokens,
-    ingestTokens,
+    tokens: new SqliteTokenRepository(tokens),
+    ingestTokens: new SqliteTokenRepository(ingestTokens),
     adminKey: ADMIN_KEY,
     limits: { rateLimitPerSecond: 0, ...opts.limits },
     logger: opts.logger ?? false,
