@@ -17,6 +17,31 @@ export interface Target {
 export const A = "proj-alpha";
 /** The query time (s) the attacks' `@` modifiers refer to. */
 export const T = 1_700_000_000;
+/** The other projects, with names and values nothing of A's shares. */
+export const B: Target = {
+  P: "proj-bravo",
+  M: "secret-model-b",
+  L: "b_only_label",
+  V: "b-secret-value",
+  N: "b_only_metric",
+};
+/** A project whose id starts with A's. */
+export const C: Target = {
+  P: "proj-alpha-2",
+  M: "secret-model-c",
+  L: "c_only_label",
+  V: "c-secret-value",
+  N: "c_only_metric",
+};
+/** A's id in upper case: project ids are case-sensitive. */
+export const U: Target = {
+  P: "PROJ-ALPHA",
+  M: "secret-model-u",
+  L: "u_only_label",
+  V: "u-secret-value",
+  N: "u_only_metric",
+};
+
 export const REQ = "crusoe_inference_request_count";
 export const IN = "crusoe_inference_input_token_count";
 

@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { ADMIN_KEY, type SampleSeries, startTestService, type TestService } from "./harness.js";
-import { A, IN, ISOLATION_QUERIES, REQ, T, type Target } from "./isolation-attacks.js";
+import { A, B, C, IN, ISOLATION_QUERIES, REQ, T, type Target, U } from "./isolation-attacks.js";
 
 // ---------------------------------------------------------------------------------------------
 // Data
@@ -28,30 +28,6 @@ import { A, IN, ISOLATION_QUERIES, REQ, T, type Target } from "./isolation-attac
 const STEPS = 61;
 const sampleTimes = Array.from({ length: STEPS }, (_, i) => (T - 3600 + 60 * i) * 1000);
 const samples = (f: (i: number) => number) => sampleTimes.map((t, i) => [t, f(i)] as const);
-
-const B: Target = {
-  P: "proj-bravo",
-  M: "secret-model-b",
-  L: "b_only_label",
-  V: "b-secret-value",
-  N: "b_only_metric",
-};
-/** A project whose id starts with A's. */
-const C: Target = {
-  P: "proj-alpha-2",
-  M: "secret-model-c",
-  L: "c_only_label",
-  V: "c-secret-value",
-  N: "c_only_metric",
-};
-/** A's id in upper case: project ids are case-sensitive. */
-const U: Target = {
-  P: "PROJ-ALPHA",
-  M: "secret-model-u",
-  L: "u_only_label",
-  V: "u-secret-value",
-  N: "u_only_metric",
-};
 
 /** Never-used counterparts: same lengths, same first characters, so results sort the same way. */
 const GHOSTS = new Map<Target, Target>([

@@ -37,36 +37,12 @@ import {
   scopeToProject,
 } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
-import { A, IN, ISOLATION_QUERIES, REQ, T, type Target } from "../api/isolation-attacks.js";
+import { A, B, C, IN, ISOLATION_QUERIES, REQ, T, type Target, U } from "../api/isolation-attacks.js";
 import { tempDir } from "../tsdb/helpers.js";
 
 // ---------------------------------------------------------------------------------------------
 // Projects and data, after test/api/isolation.test.ts
 const DENY = `${DENY_LABEL}!="",${DENY_LABEL}=~""`;
-
-const B: Target = {
-  P: "proj-bravo",
-  M: "secret-model-b",
-  L: "b_only_label",
-  V: "b-secret-value",
-  N: "b_only_metric",
-};
-/** Its id has A's as a prefix. */
-const C: Target = {
-  P: "proj-alpha-2",
-  M: "secret-model-c",
-  L: "c_only_label",
-  V: "c-secret-value",
-  N: "c_only_metric",
-};
-/** A's id in upper case. */
-const U: Target = {
-  P: "PROJ-ALPHA",
-  M: "secret-model-u",
-  L: "u_only_label",
-  V: "u-secret-value",
-  N: "u_only_metric",
-};
 
 /** Query time in s; samples once a minute over the hour before it. */
 const TIMES = Array.from({ length: 61 }, (_, i) => (T - 3600 + 60 * i) * 1000);
