@@ -46,7 +46,8 @@ export type Verification =
   | { ok: true; token: TokenInfo }
   | { ok: false; reason: "unknown" | "expired" | "revoked"; expiredAt?: Date };
 
-interface TokenRow {
+/** A row of a token table in the metadata database (times in ms). */
+export interface SqliteTokenRow {
   id: string;
   project_id: string;
   name: string;
@@ -58,11 +59,23 @@ interface TokenRow {
   revoked_at: number | null;
 }
 
-function sha256(s: string): Buffer {
-  return createHash("sha256").update(s, "utf8").digest();
+/** What is stored of a token: its SHA-256. */
+export function hashToken(token: string): Buffer {
+  return createHash("sha256").update(token, "utf8").digest();
 }
 
-function toInfo(r: TokenRow, lastUsed?: number): TokenInfo {
+/** A new token of a kind: the secret, its id, the prefix listings show, and the hash to store. */
+export function mintToken(kind: TokenKind): { token: string; id: string; prefix: string; hash: Buffer } {
+  const token = kind.prefix + randomBytes(32).toString("base64url");
+  return {
+    token,
+    id: `tok_${randomUUID().replaceAll("-", "").slice(0, 20)}`,
+    prefix: token.slice(0, kind.prefix.length + SHOWN_SECRET_CHARS),
+    hash: hashToken(token),
+  };
+}
+
+function toInfo(r: SqliteTokenRow, lastUsed?: number): TokenInfo {
   const used = Math.max(lastUsed ?? 0, r.last_used_at ?? 0);
   return {
     id: r.id,
@@ -77,7 +90,7 @@ function toInfo(r: TokenRow, lastUsed?: number): TokenInfo {
 
 export class TokenStore {
   private readonly pendingLastUsed = new Map<string, number>();
-  private readonly byHash: Database.Statement<[Buffer], TokenRow>;
+  private readonly byHash: Database.Statement<[Buffer], SqliteTokenRow>;
   private readonly flushTimer: NodeJS.Timeout;
 
   private readonly table: string;
@@ -109,13 +122,13 @@ export class TokenStore {
   }
 
   create(projectId: string, name: string, expiresAt: Date | null): CreatedToken {
-    const token = this.kind.prefix + randomBytes(32).toString("base64url");
-    const row: TokenRow = {
-      id: `tok_${randomUUID().replaceAll("-", "").slice(0, 20)}`,
+    const { token, id, prefix, hash } = mintToken(this.kind);
+    const row: SqliteTokenRow = {
+      id,
       project_id: projectId,
       name,
-      prefix: token.slice(0, this.kind.prefix.length + SHOWN_SECRET_CHARS),
-      hash: sha256(token),
+      prefix,
+      hash,
       created_at: this.now(),
       expires_at: expiresAt ? expiresAt.getTime() : null,
       last_used_at: null,
@@ -134,7 +147,7 @@ export class TokenStore {
   list(projectId?: string): TokenInfo[] {
     const where = projectId === undefined ? "" : "project_id = ? AND";
     const rows = this.db
-      .prepare<string[], TokenRow>(
+      .prepare<string[], SqliteTokenRow>(
         `SELECT * FROM ${this.table} WHERE ${where} revoked_at IS NULL ORDER BY created_at DESC, id`,
       )
       .all(...(projectId === undefined ? [] : [projectId]));
@@ -162,7 +175,7 @@ export class TokenStore {
   /** Checks a presented token and, when valid, notes its use. */
   verify(presented: string): Verification {
     if (!presented.startsWith(this.kind.prefix)) return { ok: false, reason: "unknown" };
-    const hash = sha256(presented);
+    const hash = hashToken(presented);
     const row = this.byHash.get(hash);
     // The lookup is by hash, so timing says nothing about the secret; the compare guards the match.
     if (!row || !timingSafeEqual(row.hash, hash)) return { ok: false, reason: "unknown" };

@@ -6,20 +6,8 @@
  */
 import type Database from "better-sqlite3";
 import type { Pool } from "pg";
-import { INGEST_TOKENS, MONITORING_TOKENS } from "../tokens.js";
+import { INGEST_TOKENS, MONITORING_TOKENS, type SqliteTokenRow } from "../tokens.js";
 import { migrate } from "./schema.js";
-
-interface SqliteRow {
-  id: string;
-  project_id: string;
-  name: string;
-  prefix: string;
-  hash: Buffer;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
 
 const ms = (v: number | null) => (v === null ? null : new Date(v));
 
@@ -32,7 +20,7 @@ export async function importSqliteTokens(
   const out: Record<string, { read: number; inserted: number }> = {};
   for (const { table } of [MONITORING_TOKENS, INGEST_TOKENS]) {
     const exists = meta.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
-    const rows = exists ? meta.prepare<[], SqliteRow>(`SELECT * FROM ${table}`).all() : [];
+    const rows = exists ? meta.prepare<[], SqliteTokenRow>(`SELECT * FROM ${table}`).all() : [];
     let inserted = 0;
     const client = await pool.connect();
     let failure: Error | undefined;

@@ -7,12 +7,14 @@
  * and written in one batched statement per flush interval (so they lag by up to that interval on
  * other replicas). Every failure to reach the database is a TokenStoreUnavailableError.
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import type { Pool } from "pg";
 import {
   type CreatedToken,
+  hashToken,
   INGEST_TOKENS,
   MONITORING_TOKENS,
+  mintToken,
   type TokenInfo,
   type TokenKind,
   type Verification,
@@ -20,8 +22,6 @@ import {
 import { guarded } from "./pool.js";
 import type { TokenRepository } from "./repository.js";
 
-/** Same as the SQLite store: the prefix and 6 characters of the secret are shown in listings. */
-const SHOWN_SECRET_CHARS = 6;
 /** Most last-used updates written by one statement. */
 const FLUSH_BATCH = 1_000;
 const COLUMNS = "id, project_id, name, prefix, hash, created_at, expires_at, last_used_at, revoked_at";
@@ -43,10 +43,6 @@ export interface PgTokenStoreOptions {
   /** How often noted last-used times are written (default 30 s, as the SQLite store). */
   flushIntervalMs?: number;
   log?: (fields: Record<string, unknown>, message: string) => void;
-}
-
-function sha256(s: string): Buffer {
-  return createHash("sha256").update(s, "utf8").digest();
 }
 
 function toInfo(r: TokenRow, lastUsed?: number): TokenInfo {
@@ -90,13 +86,13 @@ export class PgTokenStore implements TokenRepository {
   }
 
   async create(projectId: string, name: string, expiresAt: Date | null): Promise<CreatedToken> {
-    const token = this.kind.prefix + randomBytes(32).toString("base64url");
+    const { token, id, prefix, hash } = mintToken(this.kind);
     const row: TokenRow = {
-      id: `tok_${randomUUID().replaceAll("-", "").slice(0, 20)}`,
+      id,
       project_id: projectId,
       name,
-      prefix: token.slice(0, this.kind.prefix.length + SHOWN_SECRET_CHARS),
-      hash: sha256(token),
+      prefix,
+      hash,
       created_at: new Date(this.now()),
       expires_at: expiresAt ? new Date(expiresAt.getTime()) : null,
       last_used_at: null,
@@ -154,7 +150,7 @@ export class PgTokenStore implements TokenRepository {
 
   async verify(presented: string): Promise<Verification> {
     if (!presented.startsWith(this.kind.prefix)) return { ok: false, reason: "unknown" };
-    const hash = sha256(presented);
+    const hash = hashToken(presented);
     const res = await guarded("verify", () =>
       this.pool.query<TokenRow>({
         name: `mim_${this.table}_verify`,
