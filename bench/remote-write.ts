@@ -5,12 +5,13 @@
  * --web.enable-remote-write-receiver), each running in its own process on loopback. Prints
  * samples/s for both and the ratio; the last line is JSON.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeRemoteWriteBody, type TimeSeriesInput } from "../src/ingest/remote-write/index.js";
+import { spawnMimServe } from "../test/support/mim-process.js";
 import { Fleet } from "./fleet.js";
 
 const PROMETHEUS = process.env.PROMETHEUS ?? "/usr/bin/prometheus";
@@ -97,18 +98,6 @@ export async function send(p: Payloads, url: string, token?: string): Promise<nu
   return seconds;
 }
 
-function waitFor(child: ChildProcess, stream: "stdout" | "stderr", re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    child[stream]?.on("data", (d: Buffer) => {
-      text += String(d);
-      const m = re.exec(text);
-      if (m) resolve(m);
-    });
-    child.on("exit", (code) => reject(new Error(`process exited with ${code}: ${text.slice(-2000)}`)));
-  });
-}
-
 async function ready(url: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
@@ -124,15 +113,8 @@ export async function startOurs(
   dir: string,
 ): Promise<{ url: string; token: string; stop: () => Promise<void> }> {
   const adminKey = "mim_adm_bench-admin-key-0123456789";
-  const child = spawn(
-    process.execPath,
+  const mim = await spawnMimServe(
     [
-      // MIM_BENCH_PROF=dir writes a CPU profile of the service into dir.
-      ...(process.env.MIM_BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.MIM_BENCH_PROF}`] : []),
-      "--import",
-      "tsx",
-      "src/cli/mim.ts",
-      "serve",
       "--data-dir",
       dir,
       "--listen",
@@ -143,23 +125,22 @@ export async function startOurs(
       "--log-level",
       "warn",
     ],
-    { env: { ...process.env, MIM_ADMIN_KEY: adminKey }, stdio: ["ignore", "ignore", "pipe"] },
+    { ...process.env, MIM_ADMIN_KEY: adminKey },
+    // MIM_BENCH_PROF=dir writes a CPU profile of the service into dir.
+    process.env.MIM_BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.MIM_BENCH_PROF}`] : [],
   );
-  const m = await waitFor(child, "stderr", /serving (http:\/\/127\.0\.0\.1:\d+)/);
-  const res = await fetch(`${m[1]}/v1alpha5/ingest-tokens`, {
+  const res = await fetch(`${mim.url}/v1alpha5/ingest-tokens`, {
     method: "POST",
     headers: { Authorization: `Bearer ${adminKey}`, "Content-Type": "application/json" },
     body: JSON.stringify({ name: "bench" }),
   });
   const { token } = (await res.json()) as { token: string };
   return {
-    url: `${m[1]}/api/v1/write`,
+    url: `${mim.url}/api/v1/write`,
     token,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
+    stop: async () => {
+      await mim.stop();
+    },
   };
 }
 

@@ -3,43 +3,19 @@
  * local CLI config, then `crusoe` creates, lists and revokes tokens and runs queries through it.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { type MimProcess, spawnMimServe } from "../support/mim-process.js";
 
 const run = promisify(execFile);
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-}
-
-function serve(args: string[], env: NodeJS.ProcessEnv): Promise<Served> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/mim.ts", "serve", ...args], {
-    env,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let err = "";
-  return new Promise((resolve, reject) => {
-    child.stderr?.on("data", (d: Buffer) => {
-      err += String(d);
-      const m = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m && err.includes("press Ctrl-C")) resolve({ child, url: m[1], stderr: () => err });
-    });
-    child.on("exit", (code) => reject(new Error(`mim serve exited with ${code}: ${err}`)));
-  });
-}
-
-function stop(s: Served): Promise<number | null> {
-  return new Promise((resolve) => {
-    s.child.once("exit", (code) => resolve(code));
-    s.child.kill("SIGTERM");
-  });
-}
+type Served = MimProcess;
+const serve = spawnMimServe;
+const stop = (s: Served) => s.stop();
 
 async function crusoe(
   env: NodeJS.ProcessEnv,

@@ -4,7 +4,6 @@
  * sample of every request that got a 204.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +11,7 @@ import { describe, it } from "node:test";
 import { encodeRemoteWriteBody } from "../../src/ingest/remote-write/index.js";
 import { labelsFromObject, Matcher } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
+import { spawnMimServe } from "../support/mim-process.js";
 
 const ADMIN = "mim_adm_crash-test-admin-key-0123456789";
 const SERIES = 300;
@@ -41,13 +41,8 @@ describe("remote-write under SIGKILL", () => {
   it("keeps every acknowledged sample", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mim-crash-"));
     try {
-      const child = spawn(
-        process.execPath,
+      const mim = await spawnMimServe(
         [
-          "--import",
-          "tsx",
-          "src/cli/mim.ts",
-          "serve",
           "--data-dir",
           dir,
           "--listen",
@@ -59,18 +54,9 @@ describe("remote-write under SIGKILL", () => {
           "--remote-write-rate",
           "0",
         ],
-        { env: { ...process.env, MIM_ADMIN_KEY: ADMIN }, stdio: ["ignore", "ignore", "pipe"] },
+        { ...process.env, MIM_ADMIN_KEY: ADMIN },
       );
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      const url = await new Promise<string>((resolve, reject) => {
-        let err = "";
-        child.stderr.on("data", (d: Buffer) => {
-          err += String(d);
-          const m = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-          if (m) resolve(m[1]);
-        });
-        child.once("exit", (code) => reject(new Error(`mim serve exited with ${code}: ${err}`)));
-      });
+      const url = mim.url;
       const created = await fetch(`${url}/v1alpha5/ingest-tokens`, {
         method: "POST",
         headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json" },
@@ -103,7 +89,7 @@ describe("remote-write under SIGKILL", () => {
       const senders = [sender(0), sender(1)];
       await new Promise((r) => setTimeout(r, 2_500));
       killed = true;
-      child.kill("SIGKILL");
+      const exited = mim.stop("SIGKILL");
       await Promise.all(senders);
       await exited;
       assert.ok(
