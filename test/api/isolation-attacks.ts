@@ -154,3 +154,21 @@ export const ISOLATION_QUERIES: ReadonlyArray<(t: Target) => string> = [
   (t) => `sum(${t.N}{model_name="${t.M}"}) by`,
   () => '{__name__=~".+"} + on(model_name) {__name__=~".+"}',
 ];
+
+/** Series selectors aimed at a target, for match[]. */
+export const ISOLATION_SELECTORS: ReadonlyArray<(t: Target) => string> = [
+  () => '{project_id=~".+"}',
+  (t) => `{project_id="${t.P}"}`,
+  (t) => `{project_id=~"${t.P}|${A}"}`,
+  () => `{project_id!="${A}"}`,
+  () => '{__name__=~".+"}',
+  () => `{__name__=~".+",project_id!="${A}"}`,
+  () => `{__name__=~".+",project_id=""}`,
+  (t) => t.N,
+  (t) => `{"${t.N}"}`,
+  (t) => `{${t.L}=~".+"}`,
+  (t) => `{${t.L}="${t.V}"}`,
+  (t) => `{model_name="${t.M}"}`,
+  () => '{model_name=~"secret.*"}',
+  (t) => `{project_id="${t.P}"`,
+];

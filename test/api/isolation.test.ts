@@ -20,7 +20,18 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { ADMIN_KEY, type SampleSeries, startTestService, type TestService } from "./harness.js";
-import { A, B, C, IN, ISOLATION_QUERIES, REQ, T, type Target, U } from "./isolation-attacks.js";
+import {
+  A,
+  B,
+  C,
+  IN,
+  ISOLATION_QUERIES,
+  ISOLATION_SELECTORS,
+  REQ,
+  T,
+  type Target,
+  U,
+} from "./isolation-attacks.js";
 
 // ---------------------------------------------------------------------------------------------
 // Data
@@ -236,23 +247,7 @@ function queryRequests(projectId: string, token: string, q: string): Req[] {
   ];
 }
 
-/** Series selectors aimed at a target, for match[]. */
-const SELECTORS: ReadonlyArray<(t: Target) => string> = [
-  () => '{project_id=~".+"}',
-  (t) => `{project_id="${t.P}"}`,
-  (t) => `{project_id=~"${t.P}|${A}"}`,
-  () => `{project_id!="${A}"}`,
-  () => '{__name__=~".+"}',
-  () => `{__name__=~".+",project_id!="${A}"}`,
-  () => `{__name__=~".+",project_id=""}`,
-  (t) => t.N,
-  (t) => `{"${t.N}"}`,
-  (t) => `{${t.L}=~".+"}`,
-  (t) => `{${t.L}="${t.V}"}`,
-  (t) => `{model_name="${t.M}"}`,
-  () => '{model_name=~"secret.*"}',
-  (t) => `{project_id="${t.P}"`,
-];
+const SELECTORS = ISOLATION_SELECTORS;
 
 /** U__ escaping of a label name in a URL path, as Prometheus clients write it. */
 const escapeName = (name: string) => `U__${name.replaceAll("_", "__")}`;

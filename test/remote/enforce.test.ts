@@ -37,7 +37,18 @@ import {
   scopeToProject,
 } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
-import { A, B, C, IN, ISOLATION_QUERIES, REQ, T, type Target, U } from "../api/isolation-attacks.js";
+import {
+  A,
+  B,
+  C,
+  IN,
+  ISOLATION_QUERIES,
+  ISOLATION_SELECTORS,
+  REQ,
+  T,
+  type Target,
+  U,
+} from "../api/isolation-attacks.js";
 import { tempDir } from "../tsdb/helpers.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -182,22 +193,9 @@ const QUERIES: ReadonlyArray<(t: Target) => string> = [
     `label_replace({__name__=~".+"}, "a_only_label", "", "", "") / ignoring() group_left sum by (project_id, model_name) ({__name__=~".+"})`,
 ];
 
-/** Series selectors of isolation.test.ts aimed at a target, for match[]. */
+/** The selectors of isolation.test.ts aimed at a target, for match[], and a few more. */
 const SELECTORS: ReadonlyArray<(t: Target) => string> = [
-  () => '{project_id=~".+"}',
-  (t) => `{project_id="${t.P}"}`,
-  (t) => `{project_id=~"${t.P}|${A}"}`,
-  () => `{project_id!="${A}"}`,
-  () => '{__name__=~".+"}',
-  () => `{__name__=~".+",project_id!="${A}"}`,
-  () => `{__name__=~".+",project_id=""}`,
-  (t) => t.N,
-  (t) => `{"${t.N}"}`,
-  (t) => `{${t.L}=~".+"}`,
-  (t) => `{${t.L}="${t.V}"}`,
-  (t) => `{model_name="${t.M}"}`,
-  () => '{model_name=~"secret.*"}',
-  (t) => `{project_id="${t.P}"`,
+  ...ISOLATION_SELECTORS,
   () => `${REQ} offset 5m`,
   () => `{project_id!=""}`,
 ];
