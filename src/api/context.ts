@@ -1,9 +1,8 @@
-/** What the route modules share: storage, engine, auth, limits and the service's own metrics. */
+/** What the route modules share: the query backend, auth, limits and the service's own metrics. */
 
 import type { TokenRepository } from "../auth/pg/repository.js";
 import type { RateLimiter } from "../auth/rate-limit.js";
-import type { Engine } from "../promql/engine.js";
-import type { Queryable } from "../storage/index.js";
+import type { QueryBackend } from "./backend.js";
 import type { SelfMetrics } from "./self-metrics.js";
 
 export interface ApiLimits {
@@ -40,8 +39,8 @@ export const DEFAULT_LIMITS: ApiLimits = {
 };
 
 export interface ApiContext {
-  storage: Queryable;
-  engine: Engine;
+  /** Answers queries and look-ups: the embedded store or a remote engine. */
+  backend: QueryBackend;
   /** Monitoring tokens (read a project's metrics). */
   tokens: TokenRepository;
   /** Ingest tokens (remote-write). */

@@ -4,7 +4,7 @@
  * project-scoped querier, so another project's names and values are never seen.
  */
 import { familyOf } from "../catalog/metrics.js";
-import { compareLabels, type Labels, labelsKey, type Matcher, scopeToProject } from "../storage/index.js";
+import type { LookupRequest } from "./backend.js";
 import type { ApiContext } from "./context.js";
 import { encodeLabels, successBody } from "./encode.js";
 import { ApiError } from "./errors.js";
@@ -37,55 +37,39 @@ function effectiveLimit(ctx: ApiContext, p: Params): number {
   return limit > 0 ? Math.min(limit, ctx.limits.maxSeries) : ctx.limits.maxSeries;
 }
 
-function sortedUnion(lists: string[][]): string[] {
-  if (lists.length === 1) return lists[0];
-  return [...new Set(lists.flat())].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
 function stringList(values: string[], limit: number): Reply {
   const warnings = values.length > limit ? [TRUNCATED] : [];
   return successBody({ data: JSON.stringify(values.slice(0, limit)), warnings });
 }
 
-export function series(ctx: ApiContext, p: Params, projectId: string): Reply {
-  const limit = effectiveLimit(ctx, p);
+function lookup(p: Params): LookupRequest {
   const { start, end } = timeRange(p);
-  const sets = matchParams(p);
-  if (sets.length === 0) throw ApiError.badData("no match[] parameter provided");
-  const q = scopeToProject(ctx.storage, projectId).querier(start, end);
-  try {
-    const seen = new Map<string, Labels>();
-    for (const matchers of sets) {
-      const set = q.select(true, { start, end, func: "series" }, ...matchers);
-      while (set.next()) {
-        const labels = set.at().labels;
-        const key = labelsKey(labels);
-        if (!seen.has(key)) seen.set(key, labels);
-      }
-      const err = set.err();
-      if (err) throw new ApiError("internal", err.message);
-    }
-    const all = [...seen.values()];
-    if (sets.length > 1) all.sort(compareLabels);
-    const warnings = all.length > limit ? [TRUNCATED] : [];
-    const data = `[${all.slice(0, limit).map(encodeLabels).join(",")}]`;
-    return successBody({ data, warnings });
-  } finally {
-    q.close();
-  }
+  return { start, end, match: p.get("match[]") ?? [], matchers: matchParams(p) };
 }
 
-export function labelNames(ctx: ApiContext, p: Params, projectId: string): Reply {
+/** Storage failures of a look-up are ours to report as internal errors, in the envelope. */
+function lookupError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : new ApiError("internal", (err as Error).message);
+}
+
+export async function series(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
   const limit = effectiveLimit(ctx, p);
-  const { start, end } = timeRange(p);
-  const sets = matchParams(p);
-  const q = scopeToProject(ctx.storage, projectId).querier(start, end);
-  try {
-    const lists = sets.length === 0 ? [q.labelNames()] : sets.map((m: Matcher[]) => q.labelNames(...m));
-    return stringList(sortedUnion(lists), limit);
-  } finally {
-    q.close();
-  }
+  const req = lookup(p);
+  if (req.matchers.length === 0) throw ApiError.badData("no match[] parameter provided");
+  const all = await ctx.backend.series(projectId, req).catch((err) => {
+    throw lookupError(err);
+  });
+  const warnings = all.length > limit ? [TRUNCATED] : [];
+  const data = `[${all.slice(0, limit).map(encodeLabels).join(",")}]`;
+  return successBody({ data, warnings });
+}
+
+export async function labelNames(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
+  const limit = effectiveLimit(ctx, p);
+  const names = await ctx.backend.labelNames(projectId, lookup(p)).catch((err) => {
+    throw lookupError(err);
+  });
+  return stringList(names, limit);
 }
 
 /** Decodes Prometheus's `U__` escaping of label names in URL paths ("U__a_2e_b" → "a.b"). */
@@ -113,45 +97,45 @@ export function unescapeLabelName(name: string): string {
   return out;
 }
 
-export function labelValues(ctx: ApiContext, p: Params, projectId: string, rawName: string): Reply {
+export async function labelValues(
+  ctx: ApiContext,
+  p: Params,
+  projectId: string,
+  rawName: string,
+): Promise<Reply> {
   const name = unescapeLabelName(rawName);
   if (name === "" || !name.isWellFormed())
     throw ApiError.badData(`invalid label name: ${JSON.stringify(name)}`);
   const limit = effectiveLimit(ctx, p);
-  const { start, end } = timeRange(p);
-  const sets = matchParams(p);
-  const q = scopeToProject(ctx.storage, projectId).querier(start, end);
-  try {
-    const lists = sets.length === 0 ? [q.labelValues(name)] : sets.map((m) => q.labelValues(name, ...m));
-    return stringList(sortedUnion(lists), limit);
-  } finally {
-    q.close();
-  }
+  const values = await ctx.backend.labelValues(projectId, name, lookup(p)).catch((err) => {
+    throw lookupError(err);
+  });
+  return stringList(values, limit);
 }
 
 /** Type, help and unit of the product's metric families the project has series of. */
-export function metadata(ctx: ApiContext, p: Params, projectId: string): Reply {
+export async function metadata(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
   const limit = Number(param(p, "limit") || "-1");
   const perMetric = Number(param(p, "limit_per_metric") || "-1");
   const only = param(p, "metric");
   if (!Number.isInteger(limit)) throw ApiError.invalidParam("limit", "limit must be a number");
   if (!Number.isInteger(perMetric))
     throw ApiError.invalidParam("limit_per_metric", "limit_per_metric must be a number");
-  const q = scopeToProject(ctx.storage, projectId).querier(MIN_TIME_MS, MAX_TIME_MS);
-  try {
-    const out: Record<string, Array<{ type: string; help: string; unit: string }>> = {};
-    let n = 0;
-    for (const seriesName of q.labelValues("__name__")) {
-      const f = familyOf(seriesName);
-      if (!f || out[f.name] || (only !== "" && only !== f.name)) continue;
-      if (limit >= 0 && n >= limit) break;
-      out[f.name] = perMetric === 0 ? [] : [{ type: f.type, help: f.help, unit: f.unit }];
-      n++;
-    }
-    return successBody({ data: JSON.stringify(out) });
-  } finally {
-    q.close();
+  const names = await ctx.backend
+    .labelValues(projectId, "__name__", { start: MIN_TIME_MS, end: MAX_TIME_MS, match: [], matchers: [] })
+    .catch((err) => {
+      throw lookupError(err);
+    });
+  const out: Record<string, Array<{ type: string; help: string; unit: string }>> = {};
+  let n = 0;
+  for (const seriesName of names) {
+    const f = familyOf(seriesName);
+    if (!f || out[f.name] || (only !== "" && only !== f.name)) continue;
+    if (limit >= 0 && n >= limit) break;
+    out[f.name] = perMetric === 0 ? [] : [{ type: f.type, help: f.help, unit: f.unit }];
+    n++;
   }
+  return successBody({ data: JSON.stringify(out) });
 }
 
 /** What /api/v1/rules shows: the recording rules and how their last evaluation went. */

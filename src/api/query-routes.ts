@@ -7,7 +7,6 @@ import { ParseError } from "../promql/errors.js";
 import { parseExpr } from "../promql/parser/index.js";
 import { formatExpr } from "../promql/printer.js";
 import type { QueryResult, QueryValue } from "../promql/value.js";
-import { scopeToProject } from "../storage/index.js";
 import type { ApiContext } from "./context.js";
 import { encodeQueryData, successBody } from "./encode.js";
 import { ApiError, queryError } from "./errors.js";
@@ -86,22 +85,15 @@ function truncate(v: QueryValue, limit: number): QueryValue {
   return v;
 }
 
-function runQuery(ctx: ApiContext, p: Params, projectId: string, times: QueryTimes): Reply {
+async function runQuery(ctx: ApiContext, p: Params, projectId: string, times: QueryTimes): Promise<Reply> {
   const opts = commonOptions(p);
   const query = param(p, "query");
-  const queryable = scopeToProject(ctx.storage, projectId);
   const ac = new AbortController();
   const stopTimer = ctx.metrics.queryDuration.startTimer({ kind: times.kind });
   ctx.metrics.activeQueries.inc();
   let result: QueryResult;
   try {
-    result =
-      times.kind === "instant"
-        ? ctx.engine.instantQuery(queryable, query, times.start, { ...opts, signal: ac.signal })
-        : ctx.engine.rangeQuery(queryable, query, times.start, times.end, times.step, {
-            ...opts,
-            signal: ac.signal,
-          });
+    result = await ctx.backend.query(projectId, { query, ...times, ...opts, signal: ac.signal });
   } catch (err) {
     throw queryError(err);
   } finally {
@@ -130,18 +122,18 @@ function runQuery(ctx: ApiContext, p: Params, projectId: string, times: QueryTim
   });
 }
 
-export function instantQuery(ctx: ApiContext, p: Params, projectId: string): Reply {
+export function instantQuery(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
   limitParam(p);
   return runQuery(ctx, p, projectId, instantTimes(ctx, p));
 }
 
-export function rangeQuery(ctx: ApiContext, p: Params, projectId: string): Reply {
+export function rangeQuery(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
   limitParam(p);
   return runQuery(ctx, p, projectId, rangeTimes(ctx, p));
 }
 
 /** The base path: a range query when any of start, end or step is given, else an instant one. */
-export function baseQuery(ctx: ApiContext, p: Params, projectId: string): Reply {
+export function baseQuery(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
   const isRange = ["start", "end", "step"].some((n) => param(p, n) !== "");
   return isRange ? rangeQuery(ctx, p, projectId) : instantQuery(ctx, p, projectId);
 }

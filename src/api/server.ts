@@ -26,6 +26,7 @@ import {
   revokeToken,
 } from "./admin-routes.js";
 import { authorizeAdmin, authorizeMonitoring, authorizeTokenManager } from "./auth.js";
+import { EmbeddedBackend, type QueryBackend } from "./backend.js";
 import { type ApiContext, type ApiLimits, DEFAULT_LIMITS } from "./context.js";
 import { errorBody, successBody } from "./encode.js";
 import { ApiError } from "./errors.js";
@@ -55,7 +56,10 @@ export const API_PREFIX = "/v1alpha5/projects/:projectId";
 export const TIMESERIES_PREFIX = `${API_PREFIX}/metrics/timeseries`;
 
 export interface ApiServerOptions {
-  storage: Queryable;
+  /** The embedded store, queried with our engine; or give `backend`. */
+  storage?: Queryable;
+  /** Answers queries instead of `storage` (remote storage mode). */
+  backend?: QueryBackend;
   /** Where remote-write stores samples; without it /api/v1/write is not served. */
   writable?: Appendable;
   tokens: TokenRepository;
@@ -122,9 +126,17 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...o.limits };
   const metrics = o.metrics ?? new SelfMetrics();
   const now = o.now ?? Date.now;
+  const backend =
+    o.backend ??
+    (o.storage
+      ? new EmbeddedBackend(
+          o.storage,
+          newEngine({ ...o.engine, timeoutMs: limits.queryTimeoutMs, maxSamples: limits.maxSamples }),
+        )
+      : undefined);
+  if (!backend) throw new TypeError("buildApiServer needs storage or a backend");
   const ctx: ApiContext = {
-    storage: o.storage,
-    engine: newEngine({ ...o.engine, timeoutMs: limits.queryTimeoutMs, maxSamples: limits.maxSamples }),
+    backend,
     tokens: o.tokens,
     ingestTokens: o.ingestTokens,
     adminKey: o.adminKey,
@@ -251,12 +263,12 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
         request.log = request.log.child({ project: projectId, token_id: token.id });
       });
       const both = ["GET", "POST"] as const;
-      const route = (url: string, handler: (p: Params, projectId: string) => Reply) =>
+      const route = (url: string, handler: (p: Params, projectId: string) => Reply | Promise<Reply>) =>
         scope.route({
           method: [...both],
           url,
           handler: async (request: ProjectRequest, reply) =>
-            json(reply, handler(params(request), request.params.projectId)),
+            json(reply, await handler(params(request), request.params.projectId)),
         });
       route("", (p, id) => baseQuery(ctx, p, id));
       route("/api/v1/query", (p, id) => instantQuery(ctx, p, id));
@@ -266,7 +278,10 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       route("/api/v1/series", (p, id) => series(ctx, p, id));
       route("/api/v1/labels", (p, id) => labelNames(ctx, p, id));
       scope.get("/api/v1/label/:name/values", async (request: ProjectRequest, reply) =>
-        json(reply, labelValues(ctx, params(request), request.params.projectId, request.params.name ?? "")),
+        json(
+          reply,
+          await labelValues(ctx, params(request), request.params.projectId, request.params.name ?? ""),
+        ),
       );
       scope.post("/api/v1/label/:name/values", async () => {
         throw new ApiError("method_not_allowed", "label values are only served to GET requests", {
@@ -274,7 +289,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
         });
       });
       scope.get("/api/v1/metadata", async (request: ProjectRequest, reply) =>
-        json(reply, metadata(ctx, params(request), request.params.projectId)),
+        json(reply, await metadata(ctx, params(request), request.params.projectId)),
       );
       scope.get("/api/v1/status/buildinfo", async (_request, reply) => json(reply, buildInfo()));
       scope.get("/api/v1/rules", async (request, reply) =>

@@ -10,6 +10,7 @@
  */
 import { type Leadership, SOLE_LEADER } from "../auth/pg/lease.js";
 import type { Engine } from "../promql/engine.js";
+import type { QueryValue } from "../promql/value.js";
 import {
   type Appendable,
   type Labels,
@@ -35,10 +36,22 @@ export interface RuleHealth {
   samples: number;
 }
 
+/** Evaluates a rule's expression at t (ms): our engine over the embedded store, or a remote engine. */
+export type RuleQuery = (expr: string, t: number) => QueryValue | Promise<QueryValue>;
+
+/** Rules evaluated by our engine over `storage`, which also receives their results. */
+export function localRules(
+  engine: Engine,
+  storage: Queryable & Appendable,
+): Pick<RuleManagerOptions, "query" | "appendable"> {
+  return { query: (expr, t) => engine.instantQuery(storage, expr, t).value, appendable: storage };
+}
+
 export interface RuleManagerOptions {
   groups: readonly RuleGroup[];
-  storage: Queryable & Appendable;
-  engine: Engine;
+  query: RuleQuery;
+  /** Where results are written. */
+  appendable: Appendable;
   now?: () => number;
   log?: (fields: Record<string, unknown>, message: string) => void;
   /** Who may evaluate: the rules lease across replicas (default: this node alone, always). */
@@ -110,9 +123,9 @@ export class RuleManager {
     this.lastScheduled[index] = next;
     const timer = setTimeout(
       () => {
-        this.pending = this.pending.then(() => {
+        this.pending = this.pending.then(async () => {
           // Another replica evaluates while this one does not hold the lease long enough.
-          if (this.leadership.remainingMs() >= this.leaderBudgetMs) this.evaluateGroup(index, next);
+          if (this.leadership.remainingMs() >= this.leaderBudgetMs) await this.evaluateGroup(index, next);
         });
         this.schedule(g, index);
       },
@@ -122,23 +135,23 @@ export class RuleManager {
     this.timers[index] = timer;
   }
 
-  /** Evaluates one group at time t (ms). Public so tests and the demo can evaluate at will. */
-  evaluateGroup(index: number, t: number): void {
-    for (const state of this.states[index]) this.evaluateRule(state, t);
+  /** Evaluates one group at time t (ms), its rules in order. Public so tests can evaluate at will. */
+  async evaluateGroup(index: number, t: number): Promise<void> {
+    for (const state of this.states[index]) await this.evaluateRule(state, t);
   }
 
   /** Evaluates every group at t. */
-  evaluateAll(t: number): void {
-    for (let i = 0; i < this.states.length; i++) this.evaluateGroup(i, t);
+  async evaluateAll(t: number): Promise<void> {
+    for (let i = 0; i < this.states.length; i++) await this.evaluateGroup(i, t);
   }
 
-  private evaluateRule(state: RuleState, t: number): void {
+  private async evaluateRule(state: RuleState, t: number): Promise<void> {
     const started = performance.now();
     const { rule } = state;
     let notLeader = false;
     try {
-      const result = this.o.engine.instantQuery(this.o.storage, rule.expr, t);
-      const app = this.o.storage.appender();
+      const v = await this.o.query(rule.expr, t);
+      const app = this.o.appendable.appender();
       const seen = new Map<string, Labels>();
       try {
         const write = (metric: Labels, v: number) => {
@@ -152,7 +165,6 @@ export class RuleManager {
           seen.set(key, labels);
           app.append(0, labels, t, v);
         };
-        const v = result.value;
         if (v.type === "vector") for (const s of v.samples) write(s.metric, s.v);
         else if (v.type === "scalar") write([], v.v);
         else throw new Error(`rule expression returned a ${v.type}, not an instant vector or scalar`);

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { type Gateway, parseGatewayConfig, startGateway } from "../../src/gateway/index.js";
 import { newEngine } from "../../src/promql/engine.js";
 import { builtinRuleGroups } from "../../src/rules/builtin.js";
-import { RuleManager } from "../../src/rules/manager.js";
+import { localRules, RuleManager } from "../../src/rules/manager.js";
 import { DEMO_PROJECTS, type FleetModel, type SimFleet, startSimFleet } from "../../src/sim/fleet.js";
 import { type LoadStats, runLoad } from "../../src/sim/load.js";
 import { Matcher } from "../../src/storage/index.js";
@@ -127,7 +127,7 @@ describe("simulator → gateway → store → API", () => {
   });
 
   it("evaluates the recording rules each interval, on interval boundaries", async () => {
-    const rules = new RuleManager({ groups: builtinRuleGroups(1_000), storage: s.db, engine: newEngine() });
+    const rules = new RuleManager({ groups: builtinRuleGroups(1_000), ...localRules(newEngine(), s.db) });
     const started = Date.now();
     rules.start();
     await new Promise((r) => setTimeout(r, 2_600));

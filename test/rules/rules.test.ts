@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { TTFT_BUCKETS } from "../../src/catalog/metrics.js";
 import { newEngine } from "../../src/promql/engine.js";
 import { builtinRuleGroups } from "../../src/rules/builtin.js";
-import { RuleManager } from "../../src/rules/manager.js";
+import { localRules, RuleManager } from "../../src/rules/manager.js";
 import { parseRuleFile, RuleFileError } from "../../src/rules/rule-file.js";
 import { isStaleNaN, labelsFromObject, Matcher } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
@@ -83,7 +83,7 @@ describe("rule evaluation", () => {
     dir.cleanup();
   });
 
-  it("writes the built-in TTFT quantiles, equal to histogram_quantile over the same data", () => {
+  it("writes the built-in TTFT quantiles, equal to histogram_quantile over the same data", async () => {
     // Two projects' TTFT histograms, scraped every 15 s: observations spread across buckets.
     const app = db.appender();
     const bounds = [...TTFT_BUCKETS.map(String), "+Inf"];
@@ -110,9 +110,9 @@ describe("rule evaluation", () => {
     }
     app.commit();
     const engine = newEngine();
-    const rules = new RuleManager({ groups: builtinRuleGroups(), storage: db, engine });
+    const rules = new RuleManager({ groups: builtinRuleGroups(), ...localRules(engine, db) });
     const at = T0 + 8 * MIN;
-    rules.evaluateAll(at);
+    await rules.evaluateAll(at);
     assert.ok(
       rules.health().every((h) => h.health === "ok"),
       JSON.stringify(rules.health()),
@@ -144,7 +144,7 @@ describe("rule evaluation", () => {
     }
   });
 
-  it("marks series stale when a rule stops producing them, and keeps going after errors", () => {
+  it("marks series stale when a rule stops producing them, and keeps going after errors", async () => {
     const app = db.appender();
     app.append(0, labelsFromObject({ __name__: "src", k: "1" }), T0, 1);
     app.append(0, labelsFromObject({ __name__: "src", k: "2" }), T0, 2);
@@ -161,15 +161,15 @@ describe("rule evaluation", () => {
       "g.yml",
       MIN,
     );
-    const rules = new RuleManager({ groups, storage: db, engine: newEngine() });
-    rules.evaluateAll(T0 + MIN);
+    const rules = new RuleManager({ groups, ...localRules(newEngine(), db) });
+    await rules.evaluateAll(T0 + MIN);
     const h = rules.health();
     assert.equal(h[0].health, "ok");
     assert.equal(h[0].samples, 2);
     assert.equal(h[1].health, "err");
     assert.match(h[1].lastError ?? "", /many-to-many|duplicate series/);
     // Seven minutes later src has aged out of the lookback window: copy{k} vanish and get marked.
-    rules.evaluateAll(T0 + 7 * MIN);
+    await rules.evaluateAll(T0 + 7 * MIN);
     const q = db.querier(T0, T0 + 10 * MIN);
     const copies = readAll(q, new Matcher("=", "__name__", "copy"));
     q.close();
@@ -194,14 +194,13 @@ describe("rule evaluation", () => {
           rules: [{ record: "one", expr: "vector(1)", labels: {} }],
         },
       ],
-      storage: db,
-      engine: newEngine(),
+      ...localRules(newEngine(), db),
       now: () => now,
     });
     const orig = rules.evaluateGroup.bind(rules);
     rules.evaluateGroup = (i: number, t: number) => {
       seen.push(t);
-      orig(i, t);
+      return orig(i, t);
     };
     rules.start();
     await new Promise((r) => setTimeout(r, 50));
