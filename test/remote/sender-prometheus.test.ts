@@ -5,106 +5,24 @@
  * prometheus is missing; skipped locally.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { RemoteWriteStorage } from "../../src/remote/sender/index.js";
 import { labelsFromObject } from "../../src/storage/index.js";
+import { engineSkip, startPrometheus } from "../support/engines.js";
 
-const PROMETHEUS = process.env.PROMETHEUS ?? "/usr/bin/prometheus";
 const SERIES = 40;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** One Prometheus run; killed with this process if a test dies before stopping it. */
-class Prometheus {
-  private readonly child: ChildProcess;
-  private readonly exited: Promise<void>;
-  private readonly kill = () => this.child.kill("SIGKILL");
-
-  constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {
-    const config = join(dir, "prometheus.yml");
-    writeFileSync(config, "global:\n  scrape_interval: 15s\n");
-    const log = openSync(join(dir, "prometheus.log"), "a");
-    this.child = spawn(
-      PROMETHEUS,
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--web.enable-remote-write-receiver",
-        "--log.level=warn",
-      ],
-      { stdio: ["ignore", log, log] },
-    );
-    closeSync(log);
-    this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
-    process.once("exit", this.kill);
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async ready(): Promise<void> {
-    for (let i = 0; i < 300; i++) {
-      try {
-        if ((await fetch(`${this.url}/-/ready`)).ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(
-      `prometheus never became ready:\n${readFileSync(join(this.dir, "prometheus.log"), "utf8")}`,
-    );
-  }
-
-  async stop(): Promise<void> {
-    process.off("exit", this.kill);
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill("SIGTERM");
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
-    await this.exited;
-    clearTimeout(t);
-  }
-}
-
-const missing = !existsSync(PROMETHEUS);
-const inCi = process.env.CI === "true";
-
 describe("RemoteWriteStorage → Prometheus 2.42", () => {
-  if (missing && inCi) {
-    it("needs prometheus", () =>
-      assert.fail(`${PROMETHEUS} is missing: CI must install Debian's prometheus`));
-    return;
-  }
   it("loses no committed sample while Prometheus is stopped and restarted", {
-    skip: missing ? `${PROMETHEUS} is missing; skipped (CI=true fails instead)` : false,
+    skip: engineSkip("prometheus"),
     timeout: 30_000,
   }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "mim-rw-sender-prom-"));
-    const port = await freePort();
-    let prom = new Prometheus(dir, port);
+    const prom = await startPrometheus();
     const logs: string[] = [];
     const s = new RemoteWriteStorage({
-      url: `${prom.url}/api/v1/write`,
-      dir: join(dir, "queue"),
+      url: prom.writeUrl,
+      dir: join(prom.dir, "queue"),
       shards: 4,
       maxSamplesPerRequest: 500,
       batchDeadlineMs: 10,
@@ -132,15 +50,13 @@ describe("RemoteWriteStorage → Prometheus 2.42", () => {
       }
     })();
     try {
-      await prom.ready();
       await new Promise((r) => setTimeout(r, 400));
       await prom.stop(); // commits go on; the shards retry
       const stoppedAt = rounds;
       await new Promise((r) => setTimeout(r, 800));
       assert.ok(s.status().unreachableSince !== null, "the outage was noticed");
       assert.ok(s.status().queuedSamples > 0);
-      prom = new Prometheus(dir, port);
-      await prom.ready();
+      await prom.start();
       await new Promise((r) => setTimeout(r, 300));
       committing = false;
       await committer;
@@ -163,8 +79,7 @@ describe("RemoteWriteStorage → Prometheus 2.42", () => {
       committing = false;
       await committer;
       await s.close(0);
-      await prom.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await prom.close();
     }
   });
 });
