@@ -4,7 +4,8 @@
  * that are not numbers) and nothing that needs the series' history: out-of-order and duplicate
  * samples and retention are the remote engine's to judge, after the commit has been acknowledged
  * (it refuses them with a 400, which the shipper counts as failed). So `commit()` never reports
- * out-of-order samples.
+ * out-of-order samples. Likewise in tenant mode a series without a valid tenant id is accepted
+ * here and its samples are dropped (and counted) by the storage at commit, not refused.
  */
 import {
   type Appender,

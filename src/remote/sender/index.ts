@@ -4,8 +4,14 @@
  */
 export { RemoteWriteAppender } from "./appender.js";
 export { backoffDelay, parseRetryAfter } from "./backoff.js";
-export { displayUrl, type RemoteWriteStorageOptions, type SyncMode } from "./options.js";
+export {
+  displayUrl,
+  type RemoteWriteStorageOptions,
+  type RemoteWriteTenantOptions,
+  type SyncMode,
+} from "./options.js";
 export { QUEUE_FILE } from "./queue-db.js";
-export type { RemoteWriteStatus } from "./status.js";
+export type { RemoteWriteStatus, TenantStatus } from "./status.js";
 export { RemoteWriteStorage } from "./storage.js";
-export { buildWriteRequest, encodeLabelFields } from "./wire.js";
+export { MAX_TENANT_ID_LENGTH, tenantIdProblem } from "./tenant.js";
+export { buildWriteRequest, decodeLabelFields, encodeLabelFields } from "./wire.js";

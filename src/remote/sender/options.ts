@@ -7,8 +7,30 @@
 
 export type SyncMode = "normal" | "full";
 
+/**
+ * Tenant-per-project mode, for multi-tenant engines: the tenant of a series is the value of one of
+ * its labels (our `project_id`), and every request carries the series of one tenant only, named in
+ * a header (Grafana Mimir / Cortex: `X-Scope-OrgID`; Thanos Receive: `THANOS-TENANT`), in the URL
+ * (a `{tenant}` placeholder in `url`, e.g. VictoriaMetrics cluster's
+ * `http://vminsert:8480/insert/{tenant}/prometheus/api/v1/write`), or both.
+ *
+ * Tenant ids follow Mimir's rules: 1 to 150 characters of `[a-zA-Z0-9!-_.*'()]`, not `.` or `..`.
+ * A series without the label, or whose value is not a valid id, belongs to no tenant: its samples
+ * are dropped at commit (counted in `failedSamples` and logged), never sent to a default tenant.
+ */
+export interface RemoteWriteTenantOptions {
+  /** The label whose value is the tenant id, e.g. "project_id". */
+  label: string;
+  /** The header that carries the tenant id, e.g. "X-Scope-OrgID". */
+  header?: string;
+}
+
 export interface RemoteWriteStorageOptions {
-  /** The engine's remote-write endpoint, e.g. http://vminsert:8480/insert/0/prometheus/api/v1/write. */
+  /**
+   * The engine's remote-write endpoint, e.g. http://vminsert:8480/insert/0/prometheus/api/v1/write.
+   * With `tenant`, a `{tenant}` placeholder in its path or query is replaced by each request's
+   * tenant id (URL-encoded).
+   */
   url: string;
   /** Directory for the queue (`remote-write-queue.sqlite` and its WAL); created if missing. */
   dir: string;
@@ -16,8 +38,10 @@ export interface RemoteWriteStorageOptions {
   bearerToken?: string;
   /** Sent as `Authorization: Basic …`. */
   basicAuth?: { username: string; password: string };
-  /** Extra request headers, e.g. `X-Scope-OrgID` for Mimir/Cortex. */
+  /** Extra request headers, e.g. a fixed `X-Scope-OrgID` for Mimir/Cortex (see `tenant` for one per project). */
   headers?: Readonly<Record<string, string>>;
+  /** Tenant per value of this label: each request carries one tenant's series only. */
+  tenant?: RemoteWriteTenantOptions;
   /**
    * Concurrent senders (default 4). A series always goes through the same shard, so its samples
    * arrive in order; shards are independent, so one slow series does not hold up the others. The
@@ -60,10 +84,27 @@ export interface RemoteWriteStorageOptions {
   now?: () => number;
 }
 
-export type ResolvedOptions = Required<Omit<RemoteWriteStorageOptions, "bearerToken" | "basicAuth">> & {
-  /** All request headers, authorization included. */
+export interface ResolvedTenantOptions {
+  label: string;
+  /** The header carrying the tenant id, or null. */
+  header: string | null;
+  /** The url split at its `{tenant}` placeholders (already in URL form), or null: no placeholder. */
+  urlParts: readonly string[] | null;
+}
+
+export type ResolvedOptions = Required<
+  Omit<RemoteWriteStorageOptions, "bearerToken" | "basicAuth" | "tenant">
+> & {
+  /** All request headers, authorization included (without a tenant's header). */
   requestHeaders: Record<string, string>;
+  /** Null: no tenant mode, every request goes to `url` with `requestHeaders`. */
+  tenant: ResolvedTenantOptions | null;
 };
+
+/** The placeholder for the tenant id in the url. */
+export const TENANT_PLACEHOLDER = "{tenant}";
+/** Stands for the placeholder while the url is parsed (`{` and `}` would be percent-encoded). */
+const PLACEHOLDER_TOKEN = "__mim_tenant_placeholder__";
 
 const POSITIVE_INTEGERS = ["shards", "maxSamplesPerRequest", "maxQueueBytes"] as const;
 const NON_NEGATIVE = [
@@ -79,8 +120,9 @@ const NON_NEGATIVE = [
 
 export function resolveOptions(o: RemoteWriteStorageOptions): ResolvedOptions {
   let url: URL;
+  const templated = typeof o.url === "string" && o.url.includes(TENANT_PLACEHOLDER);
   try {
-    url = new URL(o.url);
+    url = new URL(templated ? o.url.replaceAll(TENANT_PLACEHOLDER, PLACEHOLDER_TOKEN) : o.url);
   } catch {
     throw new RangeError(`remote-write url ${JSON.stringify(o.url)} is not a URL`);
   }
@@ -89,7 +131,7 @@ export function resolveOptions(o: RemoteWriteStorageOptions): ResolvedOptions {
   }
   if (!o.dir) throw new RangeError("remote-write queue needs a directory (option dir)");
   const resolved: ResolvedOptions = {
-    url: url.href,
+    url: templated ? url.href.replaceAll(PLACEHOLDER_TOKEN, TENANT_PLACEHOLDER) : url.href,
     dir: o.dir,
     headers: o.headers ?? {},
     shards: o.shards ?? 4,
@@ -108,6 +150,7 @@ export function resolveOptions(o: RemoteWriteStorageOptions): ResolvedOptions {
     log: o.log ?? (() => {}),
     now: o.now ?? Date.now,
     requestHeaders: {},
+    tenant: null,
   };
   for (const key of POSITIVE_INTEGERS) {
     const v = resolved[key];
@@ -126,7 +169,63 @@ export function resolveOptions(o: RemoteWriteStorageOptions): ResolvedOptions {
     throw new RangeError(`option sync must be "normal" or "full", got ${JSON.stringify(resolved.sync)}`);
   }
   resolved.requestHeaders = requestHeaders(o);
+  resolved.tenant = resolveTenant(o, url, templated, resolved.requestHeaders);
   return resolved;
+}
+
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function resolveTenant(
+  o: RemoteWriteStorageOptions,
+  url: URL,
+  templated: boolean,
+  fixedHeaders: Record<string, string>,
+): ResolvedTenantOptions | null {
+  const t = o.tenant;
+  if (t === undefined) {
+    if (templated) {
+      throw new RangeError(
+        `remote-write url ${JSON.stringify(o.url)} has a ${TENANT_PLACEHOLDER} placeholder but option tenant is not set`,
+      );
+    }
+    return null;
+  }
+  if (typeof t.label !== "string" || t.label === "") {
+    throw new RangeError("option tenant.label must name the label that holds the tenant id");
+  }
+  let header: string | null = null;
+  if (t.header !== undefined) {
+    if (typeof t.header !== "string" || !HEADER_NAME.test(t.header)) {
+      throw new RangeError(`option tenant.header ${JSON.stringify(t.header)} is not a header name`);
+    }
+    const lower = t.header.toLowerCase();
+    if (Object.keys(fixedHeaders).some((k) => k.toLowerCase() === lower)) {
+      throw new RangeError(
+        `header ${t.header} cannot carry the tenant: it is set for every request (option headers, authorization, or by the sender)`,
+      );
+    }
+    header = t.header;
+  }
+  let urlParts: string[] | null = null;
+  if (templated) {
+    // Only where a request's target can differ per tenant: the path or the query.
+    const elsewhere = [url.username, url.password, url.host, url.hash].some((p) =>
+      p.includes(PLACEHOLDER_TOKEN),
+    );
+    if (elsewhere || !(url.pathname + url.search).includes(PLACEHOLDER_TOKEN)) {
+      throw new RangeError(
+        `remote-write url ${JSON.stringify(o.url)}: the ${TENANT_PLACEHOLDER} placeholder may only be in the path or the query`,
+      );
+    }
+    urlParts = url.href.split(PLACEHOLDER_TOKEN);
+  }
+  if (header === null && urlParts === null) {
+    throw new RangeError(
+      `option tenant needs tenant.header or a ${TENANT_PLACEHOLDER} placeholder in the url, or the tenant would reach the engine nowhere`,
+    );
+  }
+  return { label: t.label, header, urlParts };
 }
 
 /** The fixed headers of every request. Remote-write 1.0 requires the first three. */
@@ -158,5 +257,5 @@ function requestHeaders(o: RemoteWriteStorageOptions): Record<string, string> {
 /** The URL without credentials or query, for messages and logs (a query may carry a key). */
 export function displayUrl(url: string): string {
   const u = new URL(url);
-  return `${u.protocol}//${u.host}${u.pathname}`;
+  return `${u.protocol}//${u.host}${u.pathname.replaceAll("%7Btenant%7D", TENANT_PLACEHOLDER)}`;
 }

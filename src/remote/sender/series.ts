@@ -4,11 +4,14 @@
  * sample costs 24 bytes on disk). Each series also has its shard (from a hash of its labels) and
  * its label fields ready to send.
  *
+ * In tenant mode (option `tenant`) each series also has its tenant, resolved here once.
+ *
  * Ids only grow, so a ref never names another series. A series unused for a while whose samples
  * have all left the queue is forgotten (`sweep`), in memory and on disk; an appender still holding
  * it gets it back at commit (`revive`) under the same id.
  */
 import { type Labels, labelsHash, labelsKey } from "../../storage/index.js";
+import type { TenantOf } from "./tenant.js";
 import { encodeLabelFields } from "./wire.js";
 
 export interface SeriesEntry {
@@ -16,6 +19,8 @@ export interface SeriesEntry {
   readonly key: string;
   readonly shard: number;
   readonly labelFields: Uint8Array;
+  /** Its tenant, or why it has none; null without tenant mode. */
+  readonly tenant: TenantOf | null;
   /** Newest queue row holding a sample of it (0: none yet). */
   lastSeq: number;
   /** Last append, ms. */
@@ -34,6 +39,8 @@ export class SeriesRegistry {
     readonly shards: number,
     private nextId: number,
     private readonly now: () => number,
+    /** Tenant mode: a series' tenant from its labels. */
+    private readonly tenantOf: ((labels: Labels) => TenantOf) | null = null,
   ) {}
 
   get size(): number {
@@ -55,6 +62,7 @@ export class SeriesRegistry {
         key,
         shard: labelsHash(labels) % this.shards,
         labelFields: encodeLabelFields(labels),
+        tenant: this.tenantOf === null ? null : this.tenantOf(labels),
         lastSeq: 0,
         lastUsed: this.now(),
         persisted: false,

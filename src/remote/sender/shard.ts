@@ -14,13 +14,33 @@
  * which it stores as duplicates of what it has (same timestamps and values: a no-op) or refuses
  * as out of order (a 400: dropped, but its samples are already there) — newer samples never ride
  * along in a request the engine refuses.
+ *
+ * Tenants (option `tenant`): a request — the shard's oldest rows, up to maxSamplesPerRequest
+ * samples, recorded in `inflight` as before — is split into one WriteRequest per tenant, in order
+ * of tenant id, each with that tenant's URL and header, sent one after another. A series belongs
+ * to one tenant, so all its samples of the request are in one sub-request, and the next request is
+ * built only once every sub-request was delivered or refused for good (a 4xx drops that tenant's
+ * samples only; a sub-request to retry is retried, alone, before the next one goes): each series'
+ * samples still arrive in commit order. The rows are acknowledged once all sub-requests are done.
+ * After a crash the recorded rows are rebuilt and split the same way (same rows, same series, same
+ * tenants, and the split keeps the queued order), so every tenant gets exactly the sub-request it
+ * may have seen before, never newer samples; sub-requests delivered before the crash arrive twice,
+ * as identical requests: harmless for the reasons above. The price of the split: one tenant's
+ * retries hold up the other tenants of its shard, as one series' retries hold up its shard.
  */
 import { compress } from "snappy";
 import { backoffDelay, sleep } from "./backoff.js";
 import { postWriteRequest } from "./http.js";
 import type { ResolvedOptions } from "./options.js";
 import { type BatchRow, decodeBatch, type QueueDb } from "./queue-db.js";
-import { buildWriteRequest } from "./wire.js";
+import type { NoTenant, Tenant, TenantOf } from "./tenant.js";
+import {
+  buildWriteRequest,
+  encodeGroups,
+  groupBySeries,
+  type SampleColumns,
+  type SeriesGroup,
+} from "./wire.js";
 
 /** What a shard needs from the storage, and what it reports back. */
 export interface ShardHost {
@@ -31,22 +51,37 @@ export interface ShardHost {
   /** Closing or draining: send partial requests without waiting for the batch deadline. */
   isFlushing(): boolean;
   labelsOf(id: number): Uint8Array | undefined;
-  onDelivered(samples: number): void;
+  /** Tenant mode: the tenant of a queued series, given its label fields. */
+  tenantOf(id: number, labelFields: Uint8Array): TenantOf;
+  /** `tenant`: the tenant of the (sub-)request, in tenant mode. */
+  onDelivered(samples: number, tenant: Tenant | null): void;
   /** Samples dropped: refused for good by the engine, or unsendable (`byEngine` false). */
-  onDropped(samples: number, message: string, byEngine: boolean): void;
-  onRetry(message: string): void;
+  onDropped(samples: number, message: string, byEngine: boolean, tenant: Tenant | null): void;
+  /** Queued samples of series that belong to no tenant (rows an earlier process queued). */
+  onNoTenant(samples: number, why: readonly NoTenant[]): void;
+  onRetry(message: string, tenant: Tenant | null): void;
   /** Rows left the queue (delivered, dropped or unsendable). */
   onRemoved(samples: number): void;
   onError(message: string): void;
+}
+
+/** One WriteRequest: the whole request, or in tenant mode one tenant's part of it. */
+interface Part {
+  /** Null without tenant mode. */
+  tenant: Tenant | null;
+  url: string;
+  headers: Readonly<Record<string, string>>;
+  /** Samples in the body. */
+  samples: number;
+  body: Uint8Array;
 }
 
 interface Request {
   lastSeq: number;
   /** Samples in its rows. */
   samples: number;
-  /** Of those, the samples in the body (the rest had no labels in the queue). */
-  sendable: number;
-  body: Uint8Array;
+  /** Sent in this order; empty when none of its samples can be sent (no labels, no tenant). */
+  parts: Part[];
 }
 
 /** How long an idle shard sleeps without a wake-up, as a safety net (ms). */
@@ -164,47 +199,101 @@ export class Shard {
     if (this.resendUpTo === null) db.setInflight(this.index, lastSeq);
     this.resendUpTo = lastSeq;
     const samples = rows.reduce((n, r) => n + r.samples, 0);
-    const built = buildWriteRequest(columns(rows, samples), (id) => this.host.labelsOf(id));
-    if (built.missing > 0) {
-      this.host.onDropped(built.missing, `labels of ${built.missing} queued samples are missing`, false);
-    }
-    const body = built.samples > 0 ? await compress(built.body, { copyOutputData: true }) : new Uint8Array();
-    return { lastSeq, samples, sendable: built.samples, body };
+    const cols = columns(rows, samples);
+    const parts = o.tenant === null ? await this.whole(cols) : await this.perTenant(cols);
+    return { lastSeq, samples, parts };
   }
 
-  /** Sends one request until it is delivered, refused for good, or the storage stops. */
+  private labelsOf = (id: number) => this.host.labelsOf(id);
+
+  private missing(samples: number): void {
+    if (samples > 0) {
+      this.host.onDropped(samples, `labels of ${samples} queued samples are missing`, false, null);
+    }
+  }
+
+  /** Without tenant mode: the samples in one WriteRequest to the url. */
+  private async whole(cols: SampleColumns): Promise<Part[]> {
+    const { o } = this.host;
+    const built = buildWriteRequest(cols, this.labelsOf);
+    this.missing(built.missing);
+    if (built.samples === 0) return [];
+    const body = await compress(built.body, { copyOutputData: true });
+    return [{ tenant: null, url: o.url, headers: o.requestHeaders, samples: built.samples, body }];
+  }
+
+  /**
+   * Tenant mode: one WriteRequest per tenant, in order of tenant id, each holding that tenant's
+   * series in order of first appearance with their samples in queued order (so the same rows
+   * always give the same requests).
+   */
+  private async perTenant(cols: SampleColumns): Promise<Part[]> {
+    const { groups, missing } = groupBySeries(cols, this.labelsOf);
+    this.missing(missing);
+    const byTenant = new Map<Tenant, SeriesGroup[]>();
+    const noTenant: NoTenant[] = [];
+    let unsendable = 0;
+    for (const g of groups) {
+      const t = this.host.tenantOf(g.id, g.labels);
+      if (t.problem !== null) {
+        noTenant.push(t);
+        unsendable += g.idx.length;
+        continue;
+      }
+      const list = byTenant.get(t);
+      if (list === undefined) byTenant.set(t, [g]);
+      else list.push(g);
+    }
+    if (unsendable > 0) this.host.onNoTenant(unsendable, noTenant);
+    const sorted = [...byTenant].sort(([a], [b]) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return Promise.all(
+      sorted.map(async ([tenant, list]) => {
+        let samples = 0;
+        for (const g of list) samples += g.idx.length;
+        const body = await compress(encodeGroups(cols, list), { copyOutputData: true });
+        return { tenant, url: tenant.url, headers: tenant.headers, samples, body };
+      }),
+    );
+  }
+
+  /** Sends a request's parts, in order, until each is delivered or refused for good, or the storage stops. */
   private async deliver(req: Request): Promise<void> {
+    for (const part of req.parts) {
+      if (!(await this.send(part))) return;
+    }
+    if (!this.host.stop.aborted) this.remove(req);
+  }
+
+  /** Sends one WriteRequest until it is delivered or refused for good (true), or the storage stops. */
+  private async send(p: Part): Promise<boolean> {
     const { o, stop } = this.host;
-    for (let attempt = 0; req.sendable > 0; attempt++) {
-      if (stop.aborted) return;
-      const out = await postWriteRequest(req.body, {
-        url: o.url,
-        headers: o.requestHeaders,
+    for (let attempt = 0; ; attempt++) {
+      if (stop.aborted) return false;
+      const out = await postWriteRequest(p.body, {
+        url: p.url,
+        headers: p.headers,
         timeoutMs: o.requestTimeoutMs,
         maxRetryAfterMs: o.maxRetryAfterMs,
         signal: stop,
         now: o.now,
       });
       if (out.kind === "delivered") {
-        this.remove(req);
-        this.host.onDelivered(req.sendable);
-        return;
+        this.host.onDelivered(p.samples, p.tenant);
+        return true;
       }
       // An attempt cut off by stopping proves nothing: the rows stay queued, marked in flight.
-      if (stop.aborted) return;
+      if (stop.aborted) return false;
       if (out.kind === "drop") {
-        this.remove(req);
-        this.host.onDropped(req.sendable, out.message, true);
-        return;
+        this.host.onDropped(p.samples, out.message, true, p.tenant);
+        return true;
       }
-      this.host.onRetry(out.message);
+      this.host.onRetry(out.message, p.tenant);
       const delay =
         out.retryAfterMs !== null
           ? Math.max(out.retryAfterMs, o.minBackoffMs)
           : backoffDelay(attempt, o.minBackoffMs, o.maxBackoffMs);
       await sleep(delay, stop);
     }
-    if (!stop.aborted) this.remove(req);
   }
 
   private remove(req: Request): void {
@@ -216,7 +305,7 @@ export class Shard {
 }
 
 /** The rows' samples as one set of columns, in row order. */
-function columns(rows: readonly BatchRow[], samples: number) {
+function columns(rows: readonly BatchRow[], samples: number): SampleColumns {
   const ids = new Float64Array(samples);
   const ts = new Float64Array(samples);
   const vs = new Float64Array(samples);

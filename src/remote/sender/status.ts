@@ -6,8 +6,13 @@
 export interface StatusCounters {
   /** Samples the engine acknowledged (2xx). At-least-once: a resent request counts again. */
   sentSamples: number;
+  /** WriteRequests acknowledged; in tenant mode each tenant's part of a shard's request is one. */
   sentRequests: number;
-  /** Samples dropped because the engine refused them for good (4xx other than 429). */
+  /**
+   * Samples dropped: refused for good by the engine (4xx other than 429; counted in
+   * `failedRequests` too), or that could not be sent at all (in tenant mode a series without a
+   * valid tenant id, dropped at commit; labels missing from the queue).
+   */
   failedSamples: number;
   failedRequests: number;
   /** Attempts that will be retried (5xx, 429, network errors, timeouts). */
@@ -39,6 +44,16 @@ export interface RemoteWriteStatus extends StatusCounters {
   /** Series known in memory. */
   series: number;
   closed: boolean;
+  /** Tenant mode only: outcomes per tenant id seen since start. */
+  tenants?: Record<string, TenantStatus>;
+}
+
+/** Per tenant: what its requests did (the samples of series without a tenant are in no entry). */
+export interface TenantStatus {
+  sentSamples: number;
+  /** Refused for good by the engine. */
+  failedSamples: number;
+  retries: number;
 }
 
 export function emptyStatus(): StatusCounters {

@@ -8,6 +8,12 @@
  * acknowledged survives a crash of this process and any outage of the engine. When the queue is
  * full, `commit()` throws StorageError and queues nothing: our receivers answer 503 and their
  * senders retry later, so nothing acknowledged is ever dropped to make room.
+ *
+ * In tenant mode (option `tenant`, tenant.ts) each request carries one tenant's series. A series
+ * that belongs to no tenant (no tenant label, or an invalid id) cannot be sent anywhere: its
+ * samples are left out of the queue at commit and counted as dropped (`failedSamples`), with a log
+ * line the first time a series is dropped; the rest of the batch is queued as usual. Rows queued by
+ * an earlier process without tenant mode are split the same way when sent (shard.ts).
  */
 import { type Appendable, type Appender, StorageError } from "../../storage/index.js";
 import { type AppendTarget, RemoteWriteAppender } from "./appender.js";
@@ -21,6 +27,7 @@ import { type BatchRow, QueueDb, SAMPLE_BYTES } from "./queue-db.js";
 import { type SeriesEntry, SeriesRegistry } from "./series.js";
 import { Shard, type ShardHost } from "./shard.js";
 import { emptyStatus, type RemoteWriteStatus, type StatusCounters } from "./status.js";
+import { type NoTenant, type TenantOf, Tenants } from "./tenant.js";
 
 /** While the engine keeps failing, repeat the outage line this often (ms). */
 const OUTAGE_LOG_EVERY_MS = 5 * 60_000;
@@ -42,6 +49,10 @@ export class RemoteWriteStorage implements Appendable {
   /** Rows up to this seq predate this process. */
   private readonly openMaxSeq: number;
   private earlierSeries: Map<number, Uint8Array> | null = new Map();
+  /** Tenant mode: the tenants of the earlier process's series, resolved once each. */
+  private earlierTenants = new Map<number, TenantOf>();
+  /** Null without tenant mode. */
+  private readonly tenants: Tenants | null;
   private draining = 0;
   private closing: Promise<void> | null = null;
   private lastOutageLog = 0;
@@ -50,6 +61,9 @@ export class RemoteWriteStorage implements Appendable {
 
   constructor(options: RemoteWriteStorageOptions) {
     this.o = resolveOptions(options);
+    const tenants =
+      this.o.tenant === null ? null : new Tenants(this.o.tenant, this.o.requestHeaders, this.o.url);
+    this.tenants = tenants;
     this.db = new QueueDb(this.o.dir, this.o.sync);
     try {
       const totals = this.db.totals();
@@ -69,7 +83,12 @@ export class RemoteWriteStorage implements Appendable {
       this.nextSeq = totals.maxSeq + 1;
       this.openMaxSeq = totals.maxSeq;
       this.firstSessionId = totals.maxSeriesId + 1;
-      this.registry = new SeriesRegistry(shards, this.firstSessionId, this.o.now);
+      this.registry = new SeriesRegistry(
+        shards,
+        this.firstSessionId,
+        this.o.now,
+        tenants === null ? null : (labels) => tenants.of(labels),
+      );
       const host = this.shardHost();
       this.shards = Array.from(
         { length: shards },
@@ -122,6 +141,16 @@ export class RemoteWriteStorage implements Appendable {
       oldestEnqueuedAt: oldestAt,
       series: this.registry.size,
       closed: this.closing !== null,
+      ...(this.tenants !== null && {
+        tenants: Object.fromEntries(
+          this.tenants
+            .all()
+            .map((t) => [
+              t.id,
+              { sentSamples: t.sentSamples, failedSamples: t.failedSamples, retries: t.retries },
+            ]),
+        ),
+      }),
     };
   }
 
@@ -167,6 +196,32 @@ export class RemoteWriteStorage implements Appendable {
   /** The appender's commit: queue the batch durably or throw StorageError, changing nothing. */
   private enqueue(entries: readonly SeriesEntry[], ts: Float64Array, vs: Float64Array, n: number): void {
     if (this.closing !== null) throw new StorageError("remote-write storage is closed");
+    if (this.tenants !== null) {
+      const b = withoutNoTenant(entries, ts, vs, n);
+      if (b !== null) {
+        if (b.n > 0) this.queue(b.entries, b.ts, b.vs, b.n);
+        this.noTenant(n - b.n, b.why);
+        return;
+      }
+    }
+    this.queue(entries, ts, vs, n);
+  }
+
+  /** Samples of series without a tenant, dropped: counted, and logged once per series. */
+  private noTenant(samples: number, why: readonly NoTenant[]): void {
+    const c = this.counters;
+    c.failedSamples += samples;
+    c.lastError = { message: why[0].problem, at: this.o.now() };
+    const fresh = why.filter((w) => !w.reported);
+    if (fresh.length === 0) return;
+    for (const w of fresh) w.reported = true;
+    const more = fresh.length > 1 ? ` (and ${fresh.length - 1} more series)` : "";
+    this.o.log(
+      `remote-write drops the samples of series that belong to no tenant (${samples} in this batch): ${fresh[0].problem}${more}`,
+    );
+  }
+
+  private queue(entries: readonly SeriesEntry[], ts: Float64Array, vs: Float64Array, n: number): void {
     const live: SeriesEntry[] = new Array(n);
     const fresh = new Set<SeriesEntry>();
     let freshBytes = 0;
@@ -234,6 +289,19 @@ export class RemoteWriteStorage implements Appendable {
     );
   }
 
+  /** Tenant mode: the tenant of a queued series (`labels`: its label fields). */
+  private tenantOf(id: number, labels: Uint8Array): TenantOf {
+    const e = this.registry.byRef(id);
+    if (e !== undefined && e.tenant !== null) return e.tenant;
+    let t = this.earlierTenants.get(id);
+    if (t === undefined) {
+      if (this.tenants === null) throw new Error("tenantOf outside tenant mode");
+      t = this.tenants.ofFields(labels);
+      this.earlierTenants.set(id, t);
+    }
+    return t;
+  }
+
   /** Labels of a queued series: in memory, or (written by an earlier process) from disk. */
   private labelsOf(id: number): Uint8Array | undefined {
     const e = this.registry.byRef(id);
@@ -261,6 +329,7 @@ export class RemoteWriteStorage implements Appendable {
       this.db.deleteSeries(ids, earlierDone ? this.firstSessionId : 0);
       if (earlierDone) {
         this.earlierSeries = null;
+        this.earlierTenants.clear();
         this.seriesBytes = this.db.seriesBytes();
       } else this.seriesBytes -= freed;
     } catch (err) {
@@ -285,23 +354,35 @@ export class RemoteWriteStorage implements Appendable {
       stop: this.stop,
       isFlushing: () => this.draining > 0 || this.closing !== null,
       labelsOf: (id) => this.labelsOf(id),
-      onDelivered: (samples) => {
+      tenantOf: (id, labels) => this.tenantOf(id, labels),
+      onDelivered: (samples, tenant) => {
         c.sentSamples += samples;
         c.sentRequests++;
         c.lastSuccessAt = this.o.now();
+        if (tenant !== null) tenant.sentSamples += samples;
         reachable();
       },
-      onDropped: (samples, message, byEngine) => {
+      onDropped: (samples, message, byEngine, tenant) => {
         c.failedSamples += samples;
         c.failedRequests++;
+        if (tenant !== null) {
+          tenant.failedSamples += samples;
+          message = `tenant ${JSON.stringify(tenant.id)}: ${message}`;
+        }
         c.lastError = { message, at: this.o.now() };
         if (byEngine) {
           reachable();
-          this.o.log(`remote-write to ${url} refused ${samples} samples for good, dropped them: ${message}`);
+          const to = tenant === null ? url : displayUrl(tenant.url);
+          this.o.log(`remote-write to ${to} refused ${samples} samples for good, dropped them: ${message}`);
         } else this.o.log(`remote-write dropped ${samples} samples: ${message}`);
       },
-      onRetry: (message) => {
+      onNoTenant: (samples, why) => this.noTenant(samples, why),
+      onRetry: (message, tenant) => {
         const now = this.o.now();
+        if (tenant !== null) {
+          tenant.retries++;
+          message = `tenant ${JSON.stringify(tenant.id)}: ${message}`;
+        }
         c.retries++;
         c.lastError = { message, at: now };
         if (c.unreachableSince === null) c.unreachableSince = now;
@@ -321,4 +402,41 @@ export class RemoteWriteStorage implements Appendable {
       },
     };
   }
+}
+
+/**
+ * Tenant mode: the batch without the samples of series that belong to no tenant, or null when
+ * every sample has a tenant (the batch is queued as it is). Values are copied as their bits.
+ */
+function withoutNoTenant(
+  entries: readonly SeriesEntry[],
+  ts: Float64Array,
+  vs: Float64Array,
+  n: number,
+): { entries: SeriesEntry[]; ts: Float64Array; vs: Float64Array; n: number; why: NoTenant[] } | null {
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const t = entries[i].tenant;
+    if (t !== null && t.problem !== null) bad++;
+  }
+  if (bad === 0) return null;
+  const k = n - bad;
+  const out = { entries: new Array<SeriesEntry>(k), ts: new Float64Array(k), vs: new Float64Array(k), n: k };
+  const from = new Uint32Array(vs.buffer, vs.byteOffset, 2 * n);
+  const to = new Uint32Array(out.vs.buffer);
+  const why = new Set<NoTenant>();
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const t = entries[i].tenant;
+    if (t !== null && t.problem !== null) {
+      why.add(t);
+      continue;
+    }
+    out.entries[j] = entries[i];
+    out.ts[j] = ts[i];
+    to[2 * j] = from[2 * i];
+    to[2 * j + 1] = from[2 * i + 1];
+    j++;
+  }
+  return { ...out, why: [...why] };
 }
