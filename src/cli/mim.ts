@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `mim`: the operator's binary. `serve` runs the embedded store and the query API; `inspect`
+ * `mim`: the operator's binary. `serve` runs the query API on the embedded store or a remote engine; `inspect`
  * reports on a data directory. Every serve flag can also come from MIM_* environment variables or
  * a JSON config file (`--config`), in that order of precedence after the command line.
  */
@@ -14,7 +14,7 @@ import { Tsdb } from "../tsdb/tsdb.js";
 import { ApiClient } from "./api-client.js";
 import { demoBanner } from "./banner.js";
 import { cliConfigPath, readCliConfig, updateCliConfig } from "./cli-config.js";
-import { startService } from "./service.js";
+import { type RemoteStorageConfig, startService } from "./service.js";
 import { tokenTable } from "./token-table.js";
 
 function duration(value: string): number {
@@ -46,6 +46,47 @@ function rate(value: string): number {
   return n;
 }
 
+function headerLine(value: string): string {
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:\s*\S/.test(value)) {
+    throw new InvalidArgumentError(`expected "Name: value", got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** The remote storage settings of `serve`, checked together (a URL without the mode is a mistake). */
+function remoteConfig(flags: ServeFlags): RemoteStorageConfig | undefined {
+  const given = [flags.remoteWriteUrl, flags.remoteQueryUrl].some((v) => v !== undefined);
+  if (flags.storage !== "remote") {
+    if (given) throw new Error("--remote-write-url and --remote-query-url need --storage remote");
+    return undefined;
+  }
+  if (!flags.remoteWriteUrl || !flags.remoteQueryUrl) {
+    throw new Error("--storage remote needs --remote-write-url and --remote-query-url");
+  }
+  const headers: Record<string, string> = {};
+  for (const line of flags.remoteHeader) {
+    const i = line.indexOf(":");
+    headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  let bearerToken: string | undefined;
+  if (flags.remoteBearerTokenFile) {
+    try {
+      bearerToken = readFileSync(flags.remoteBearerTokenFile, "utf8").trim();
+    } catch (err) {
+      throw new Error(`--remote-bearer-token-file: ${(err as Error).message}`);
+    }
+  }
+  return {
+    writeUrl: flags.remoteWriteUrl,
+    queryUrl: flags.remoteQueryUrl,
+    headers,
+    bearerToken,
+    tenantHeader: flags.remoteTenantHeader,
+    shards: flags.remoteShards,
+    maxQueueBytes: flags.remoteQueueSize,
+  };
+}
+
 interface StoreFlags {
   dataDir: string;
   retention: number;
@@ -75,6 +116,14 @@ interface ServeFlags extends StoreFlags {
   gatewayListen: string;
   scrapeConfig?: string;
   postgresUrl?: string;
+  storage: "embedded" | "remote";
+  remoteWriteUrl?: string;
+  remoteQueryUrl?: string;
+  remoteBearerTokenFile?: string;
+  remoteHeader: string[];
+  remoteTenantHeader?: string;
+  remoteShards: number;
+  remoteQueueSize: number;
 }
 
 function storeOptions(cmd: Command): Command {
@@ -128,6 +177,56 @@ function serveOptions(cmd: Command): Command {
         "--postgres-url <url>",
         "keep tokens in this PostgreSQL database (shared by API replicas) and evaluate the rules under a leader lease there",
       ).env("MIM_POSTGRES_URL"),
+    )
+    .addOption(
+      new Option(
+        "--storage <kind>",
+        "embedded: this node's store; remote: remote-write to an engine and query its Prometheus API",
+      )
+        .env("MIM_STORAGE")
+        .choices(["embedded", "remote"])
+        .default("embedded"),
+    )
+    .addOption(
+      new Option(
+        "--remote-write-url <url>",
+        "remote mode: the engine's remote-write endpoint, e.g. http://vminsert:8480/insert/0/prometheus/api/v1/write",
+      ).env("MIM_REMOTE_WRITE_URL"),
+    )
+    .addOption(
+      new Option(
+        "--remote-query-url <url>",
+        "remote mode: base of the engine's Prometheus API, e.g. http://vmselect:8481/select/0/prometheus",
+      ).env("MIM_REMOTE_QUERY_URL"),
+    )
+    .addOption(
+      new Option(
+        "--remote-bearer-token-file <file>",
+        "remote mode: send the token in this file to the engine as a bearer token",
+      ).env("MIM_REMOTE_BEARER_TOKEN_FILE"),
+    )
+    .addOption(
+      new Option("--remote-header <name: value>", "remote mode: an extra header to the engine (repeatable)")
+        .argParser((v: string, prev: string[] = []) => [...prev, headerLine(v)])
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        "--remote-tenant-header <name>",
+        "remote mode: tenant per project, the project id in this header (X-Scope-OrgID for Mimir/Cortex); {tenant} in the URLs works too",
+      ).env("MIM_REMOTE_TENANT_HEADER"),
+    )
+    .addOption(
+      new Option("--remote-shards <n>", "remote mode: concurrent remote-write senders")
+        .env("MIM_REMOTE_SHARDS")
+        .argParser(count)
+        .default(4),
+    )
+    .addOption(
+      new Option("--remote-queue-size <size>", "remote mode: bound of the on-disk queue to the engine")
+        .env("MIM_REMOTE_QUEUE_SIZE")
+        .argParser(byteSize)
+        .default(1024 ** 3, "1GiB"),
     )
     .addOption(
       new Option("--lookback-delta <duration>", "how far back an instant selector looks for a sample")
@@ -283,13 +382,16 @@ const program = new Command("mim")
   .showHelpAfterError();
 
 serveOptions(
-  program.command("serve").description("run the embedded store and the query API until interrupted"),
+  program
+    .command("serve")
+    .description("run the query API on the embedded store (or a remote engine) until interrupted"),
 ).action(async (_flags: ServeFlags, cmd: Command) => {
   const initial = cmd.opts<ServeFlags>();
   if (initial.config) applyConfigFile(cmd, initial.config);
   const flags = cmd.opts<ServeFlags>();
   if (flags.demo) flags.demoProject ??= "demo";
   const service = await startService({
+    remote: remoteConfig(flags),
     ruleFiles: flags.rules,
     builtinRules: flags.builtinRules,
     gatewayConfig: flags.gatewayConfig,
@@ -319,10 +421,17 @@ serveOptions(
     },
   });
   const say = (m: string) => process.stderr.write(`${m}\n`);
-  const st = service.db.stats();
-  say(
-    `mim: serving ${service.url} from ${resolve(flags.dataDir)} (${st.series} series, retention ${formatDurationMs(flags.retention)}).`,
-  );
+  if (service.db) {
+    const st = service.db.stats();
+    say(
+      `mim: serving ${service.url} from ${resolve(flags.dataDir)} (${st.series} series, retention ${formatDurationMs(flags.retention)}).`,
+    );
+  } else if (service.remote) {
+    const st = service.remote.status();
+    say(
+      `mim: serving ${service.url} on remote storage: writes to ${st.url} (queue in ${resolve(flags.dataDir)}, ${st.queuedSamples} samples queued), queries to ${flags.remoteQueryUrl?.replace(/\/\/[^@/]*@/, "//")}.`,
+    );
+  }
   if (service.adminKey.generated)
     say(`mim: generated an admin key into ${service.adminKey.source} (mode 0600).`);
   if (flags.cliConfig && service.adminKey.source !== "env") {

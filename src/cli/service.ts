@@ -1,16 +1,19 @@
 /**
- * The composition root of `mim serve`: opens the embedded store and the metadata database, loads
- * or creates the admin key, starts the API server, then what feeds the store: the recording rules,
- * the metering gateway, the scraper and, for the demo, a simulated fleet with its load. Kept apart
- * from flag parsing so tests and the demo start exactly what operators run. Closing stops the
- * producers first (the gateway's last flush lands), then the API, then the store.
+ * The composition root of `mim serve`: opens the storage (the embedded store, or in remote mode
+ * the remote-write queue and a client of the engine's query API) and the metadata database, loads
+ * or creates the admin key, starts the API server, then what feeds the storage: the recording
+ * rules, the metering gateway, the scraper and, for the demo, a simulated fleet with its load.
+ * Kept apart from flag parsing so tests and the demo start exactly what operators run. Closing
+ * stops the producers first (the gateway's last flush lands), then the API, then the storage.
  */
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
+import type { QueryBackend } from "../api/backend.js";
 import type { ApiLimits } from "../api/context.js";
+import { RemoteBackend } from "../api/remote-backend.js";
 import { buildApiServer } from "../api/server.js";
 import { type AdminKey, loadOrCreateAdminKey } from "../auth/admin-key.js";
 import { openMetaDb } from "../auth/meta-db.js";
@@ -25,13 +28,42 @@ import {
 } from "../gateway/index.js";
 import { loadScrapeConfig, type ScrapeConfig, type Scraper, startScraper } from "../ingest/scrape/index.js";
 import { newEngine } from "../promql/engine.js";
+import { EngineClient } from "../remote/read/client.js";
+import { decodeQueryData } from "../remote/read/decode.js";
+import { RemoteWriteStorage } from "../remote/sender/index.js";
 import { builtinRuleGroups } from "../rules/builtin.js";
-import { RuleManager } from "../rules/manager.js";
+import { localRules, RuleManager, type RuleManagerOptions } from "../rules/manager.js";
 import { loadRuleFile, type RuleGroup } from "../rules/rule-file.js";
 import { type SimFleet, startSimFleet } from "../sim/fleet.js";
 import type { RunningLoad } from "../sim/load.js";
+import { type Appendable, PROJECT_LABEL } from "../storage/index.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
+
+/**
+ * Remote storage mode: samples go by remote-write to a Prometheus-compatible engine
+ * (VictoriaMetrics, Mimir / Cortex, Thanos Receive, Prometheus) and queries to its Prometheus API.
+ */
+export interface RemoteStorageConfig {
+  /** The engine's remote-write endpoint, e.g. http://vminsert:8480/insert/0/prometheus/api/v1/write. */
+  writeUrl: string;
+  /** Base of the engine's Prometheus API (`<url>/api/v1/query`), e.g. http://vmselect:8481/select/0/prometheus. */
+  queryUrl: string;
+  /** Sent to the engine as `Authorization: Bearer …` on both paths. */
+  bearerToken?: string;
+  /** Extra headers to the engine on both paths. */
+  headers?: Readonly<Record<string, string>>;
+  /**
+   * Tenant per project: the project id travels in this header (`X-Scope-OrgID` for Mimir/Cortex),
+   * and/or replaces `{tenant}` in both URLs (VictoriaMetrics cluster account ids, which must then
+   * be numeric project ids).
+   */
+  tenantHeader?: string;
+  /** Concurrent remote-write senders (default 4). */
+  shards?: number;
+  /** Bound on the on-disk queue (default 1 GiB). */
+  maxQueueBytes?: number;
+}
 
 export interface ServiceConfig {
   dataDir: string;
@@ -71,13 +103,20 @@ export interface ServiceConfig {
    * Without it, tokens live in the embedded metadata database and this node evaluates alone.
    */
   postgresUrl?: string;
+  /** Remote storage mode; without it the embedded store holds everything. */
+  remote?: RemoteStorageConfig;
 }
 
 export interface RunningService {
   /** e.g. http://127.0.0.1:9300 */
   url: string;
   adminKey: AdminKey;
-  db: Tsdb;
+  /** The embedded store (absent in remote mode). */
+  db?: Tsdb;
+  /** The remote-write queue (remote mode only). */
+  remote?: RemoteWriteStorage;
+  /** Where producers write: the embedded store, or the remote-write queue. */
+  appendable: Appendable;
   tokens: TokenRepository;
   ingestTokens: TokenRepository;
   app: FastifyInstance;
@@ -103,6 +142,69 @@ function loopbackUrl(address: string, host: string): string {
     : address;
 }
 
+interface OpenedStorage {
+  db?: Tsdb;
+  remote?: RemoteWriteStorage;
+  backend?: QueryBackend;
+  appendable: Appendable;
+  rules: Pick<RuleManagerOptions, "query" | "appendable">;
+  close(): Promise<void> | void;
+}
+
+function isTenantPerProject(r: RemoteStorageConfig): boolean {
+  return r.tenantHeader !== undefined || r.writeUrl.includes("{tenant}") || r.queryUrl.includes("{tenant}");
+}
+
+function openStorage(cfg: ServiceConfig, dataDir: string, logger: pino.Logger): OpenedStorage {
+  const r = cfg.remote;
+  if (!r) {
+    const db = Tsdb.open({
+      dir: dataDir,
+      retentionMs: cfg.retentionMs,
+      sync: cfg.sync,
+      maxDiskBytes: cfg.maxDiskBytes,
+      log: (m) => logger.info({ component: "tsdb" }, m),
+    });
+    const engine = newEngine({
+      lookbackDeltaMs: cfg.lookbackDeltaMs,
+      timeoutMs: cfg.limits.queryTimeoutMs,
+      maxSamples: cfg.limits.maxSamples,
+    });
+    return { db, appendable: db, rules: localRules(engine, db), close: () => db.close() };
+  }
+  const tenantPerProject = isTenantPerProject(r);
+  const client = new EngineClient({
+    url: r.queryUrl,
+    bearerToken: r.bearerToken,
+    headers: r.headers,
+    tenantHeader: r.tenantHeader,
+    timeoutMs: cfg.limits.queryTimeoutMs + 10_000,
+  });
+  const remote = new RemoteWriteStorage({
+    url: r.writeUrl,
+    dir: dataDir,
+    bearerToken: r.bearerToken,
+    headers: r.headers,
+    ...(tenantPerProject ? { tenant: { label: PROJECT_LABEL, header: r.tenantHeader } } : {}),
+    shards: r.shards,
+    maxQueueBytes: r.maxQueueBytes,
+    sync: cfg.sync,
+    log: (m) => logger.warn({ component: "remote-write" }, m),
+  });
+  // The rules read across projects, so they run against the engine as the service itself, unscoped.
+  const query = async (expr: string, t: number) => {
+    const params = new URLSearchParams({ query: expr, time: String(t / 1000) });
+    return decodeQueryData((await client.call("/api/v1/query", params, { post: true })).data);
+  };
+  return {
+    remote,
+    backend: new RemoteBackend(client, cfg.limits.queryTimeoutMs),
+    appendable: remote,
+    rules: { query, appendable: remote },
+    close: () => remote.close(),
+  };
+}
+
 export async function startService(cfg: ServiceConfig): Promise<RunningService> {
   const dataDir = resolve(cfg.dataDir);
   const { host, port } = parseListen(cfg.listen);
@@ -120,8 +222,15 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
   );
   // Read every config file before opening anything, so a typo fails fast and touches nothing.
   const ruleInterval = cfg.ruleIntervalMs ?? 60_000;
+  // A tenant-per-project engine has no query across projects: rules belong to its own ruler there.
+  const tenantPerProject = cfg.remote !== undefined && isTenantPerProject(cfg.remote);
+  if (tenantPerProject && (cfg.ruleFiles ?? []).length > 0) {
+    throw new Error(
+      "recording rules cannot run here in tenant-per-project mode (a query sees one tenant); use the engine's ruler (Mimir ruler, vmalert) instead",
+    );
+  }
   const groups: RuleGroup[] = [
-    ...(cfg.builtinRules === false ? [] : builtinRuleGroups(ruleInterval)),
+    ...(cfg.builtinRules === false || tenantPerProject ? [] : builtinRuleGroups(ruleInterval)),
     ...(cfg.ruleFiles ?? []).flatMap((f) => loadRuleFile(f, ruleInterval)),
   ];
   const gatewayFile: GatewayConfig | undefined = cfg.gatewayConfig
@@ -131,16 +240,13 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     ? loadScrapeConfig(cfg.scrapeConfig)
     : undefined;
 
-  const db = Tsdb.open({
-    dir: dataDir,
-    retentionMs: cfg.retentionMs,
-    sync: cfg.sync,
-    maxDiskBytes: cfg.maxDiskBytes,
-    log: (m) => logger.info({ component: "tsdb" }, m),
-  });
   const meta = openMetaDb(dataDir);
   // Stopped in reverse order of starting.
-  const closers: Array<() => Promise<void> | void> = [() => db.close(), () => meta.close()];
+  const closers: Array<() => Promise<void> | void> = [
+    () => {
+      meta.close();
+    },
+  ];
   const closeAll = async () => {
     for (const c of closers.reverse()) {
       try {
@@ -153,6 +259,8 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     logger.flush();
   };
   try {
+    const storage = openStorage(cfg, dataDir, logger);
+    closers.push(() => storage.close());
     const repos = await openTokenRepositories({
       postgresUrl: cfg.postgresUrl,
       metaDb: meta,
@@ -163,19 +271,14 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     const engine = { lookbackDeltaMs: cfg.lookbackDeltaMs };
     const rules = new RuleManager({
       groups,
-      storage: db,
-      engine: newEngine({
-        ...engine,
-        timeoutMs: cfg.limits.queryTimeoutMs,
-        maxSamples: cfg.limits.maxSamples,
-      }),
+      ...storage.rules,
       leadership: repos.rulesLeadership,
       log: (fields, message) => logger.warn({ component: "rules", ...fields }, message),
     });
     const adminKey = loadOrCreateAdminKey(dataDir, cfg.adminKeyFromEnv);
     const app = await buildApiServer({
-      storage: db,
-      writable: db,
+      ...(storage.db ? { storage: storage.db } : { backend: storage.backend }),
+      writable: storage.appendable,
       tokens,
       ingestTokens,
       adminKey: adminKey.value,
@@ -194,7 +297,9 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     const running: RunningService = {
       url,
       adminKey,
-      db,
+      db: storage.db,
+      remote: storage.remote,
+      appendable: storage.appendable,
       tokens,
       ingestTokens,
       app,
@@ -211,7 +316,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     if (gatewayConfig) {
       const gateway = await startGateway({
         config: gatewayConfig,
-        appendable: db,
+        appendable: storage.appendable,
         listen: cfg.gatewayListen ?? "127.0.0.1:9301",
         flushIntervalMs: cfg.gatewayFlushMs,
         log: (m) => logger.info({ component: "gateway" }, m),
@@ -222,7 +327,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     if (scrapeFile) {
       const scraper = startScraper({
         config: scrapeFile,
-        appendable: db,
+        appendable: storage.appendable,
         log: logger.child({ component: "scrape" }),
       });
       closers.push(() => scraper.close());

@@ -1,17 +1,22 @@
 /**
  * Starts the real service stack for API tests: an embedded TSDB and metadata database in a temp
- * directory, the token store and the Fastify server on 127.0.0.1 with an ephemeral port.
+ * directory, the token store and the Fastify server on 127.0.0.1 with an ephemeral port. With
+ * `remote`, the same server in remote storage mode: `load` goes through the remote-write queue to
+ * the engine and queries to its API (the embedded store is still opened, and left empty).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyBaseLogger } from "fastify";
 import type { ApiLimits } from "../../src/api/context.js";
+import { RemoteBackend } from "../../src/api/remote-backend.js";
 import { buildApiServer, TIMESERIES_PREFIX } from "../../src/api/server.js";
 import { openMetaDb } from "../../src/auth/meta-db.js";
 import { SqliteTokenRepository } from "../../src/auth/pg/repository.js";
 import { INGEST_TOKENS, TokenStore } from "../../src/auth/tokens.js";
-import { labelsFromObject } from "../../src/storage/index.js";
+import { EngineClient } from "../../src/remote/read/client.js";
+import { RemoteWriteStorage } from "../../src/remote/sender/index.js";
+import { type Appendable, labelsFromObject } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
 
 export const ADMIN_KEY = "mim_adm_test-admin-key-0123456789";
@@ -36,7 +41,16 @@ export interface TestService {
   /** Creates a monitoring token for a project through the store (not the HTTP API). */
   token(projectId: string, expiresAt?: Date | null): string;
   load(series: readonly SampleSeries[]): void;
+  /** Resolves once what was loaded is queryable (remote mode: queue drained, engine flushed). */
+  settle(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A remote engine for remote storage mode (see test/support/engines.ts). */
+export interface RemoteEngine {
+  writeUrl: string;
+  url: string;
+  flush(): Promise<void>;
 }
 
 export async function startTestService(
@@ -45,6 +59,7 @@ export async function startTestService(
     logger?: FastifyBaseLogger;
     now?: () => number;
     webRoot?: string;
+    remote?: RemoteEngine;
   } = {},
 ): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), "mim-api-"));
@@ -52,9 +67,15 @@ export async function startTestService(
   const meta = openMetaDb(dir);
   const tokens = new TokenStore(meta, opts.now);
   const ingestTokens = new TokenStore(meta, opts.now, INGEST_TOKENS);
+  const remote = opts.remote
+    ? new RemoteWriteStorage({ url: opts.remote.writeUrl, dir, batchDeadlineMs: 50 })
+    : undefined;
+  const target: Appendable = remote ?? db;
   const app = await buildApiServer({
-    storage: db,
-    writable: db,
+    ...(opts.remote
+      ? { backend: new RemoteBackend(new EngineClient({ url: opts.remote.url }), 120_000) }
+      : { storage: db }),
+    writable: target,
     tokens: new SqliteTokenRepository(tokens),
     ingestTokens: new SqliteTokenRepository(ingestTokens),
     adminKey: ADMIN_KEY,
@@ -74,7 +95,7 @@ export async function startTestService(
     ingestTokens,
     ingestToken: (projectId = "*") => ingestTokens.create(projectId, "test", null).token,
     load(series) {
-      const app = db.appender();
+      const app = target.appender();
       for (const s of series) {
         const labels = labelsFromObject(s.labels);
         let ref = 0;
@@ -82,8 +103,14 @@ export async function startTestService(
       }
       app.commit();
     },
+    async settle() {
+      if (!remote || !opts.remote) return;
+      if (!(await remote.drain(60_000))) throw new Error("the remote-write queue did not drain in 60 s");
+      await opts.remote.flush();
+    },
     async close() {
       await app.close();
+      await remote?.close();
       tokens.close();
       ingestTokens.close();
       meta.close();

@@ -1,0 +1,126 @@
+/**
+ * Remote storage mode's reads: every query and look-up goes to the engine's Prometheus API, after
+ * its selectors have been rewritten to carry the caller's project (src/remote/enforce.ts) — the
+ * engine never sees text we did not print. In tenant-per-project mode the project is also the
+ * engine's tenant (a header or a path segment), which isolates a second time.
+ *
+ * What we send is what every Prometheus-compatible engine understands: times as float seconds,
+ * durations as float seconds, POST forms for queries (they can be long), repeated `match[]`.
+ */
+
+import type { QueryResult } from "../promql/value.js";
+import { enforceMatchers, enforceProject } from "../remote/enforce.js";
+import { type EngineClient, EngineError } from "../remote/read/client.js";
+import { decodeQueryData, decodeSeriesList, decodeStringList } from "../remote/read/decode.js";
+import type { Labels } from "../storage/index.js";
+import type { LookupRequest, QueryBackend, QueryRequest } from "./backend.js";
+import { ApiError } from "./errors.js";
+import { MAX_TIME_MS } from "./params.js";
+
+const seconds = (ms: number) => String(ms / 1000);
+const EARLIEST_START_MS = 1_000;
+
+/** Maps an engine failure to the answer our API gives: the engine's errorType, or 503 when it is away. */
+export function engineApiError(err: EngineError): ApiError {
+  if (err.kind === "unavailable") {
+    return new ApiError("unavailable", `${err.message}; retry shortly`, { "Retry-After": "5" });
+  }
+  return new ApiError(err.kind, err.message);
+}
+
+export class RemoteBackend implements QueryBackend {
+  constructor(
+    private readonly client: EngineClient,
+    /** The service's query timeout, sent to the engine when the request gives none. */
+    private readonly queryTimeoutMs: number,
+  ) {}
+
+  query(projectId: string, req: QueryRequest): Promise<QueryResult> {
+    return guard(() => this.runQuery(projectId, req));
+  }
+
+  private async runQuery(projectId: string, req: QueryRequest): Promise<QueryResult> {
+    const params = new URLSearchParams({ query: enforceProject(req.query, projectId) });
+    if (req.kind === "instant") params.set("time", seconds(req.start));
+    else {
+      params.set("start", seconds(req.start));
+      params.set("end", seconds(req.end));
+      params.set("step", seconds(req.step));
+    }
+    const timeoutMs = Math.min(req.timeoutMs ?? this.queryTimeoutMs, this.queryTimeoutMs);
+    params.set("timeout", seconds(timeoutMs));
+    if (req.lookbackDeltaMs !== undefined) params.set("lookback_delta", seconds(req.lookbackDeltaMs));
+    const path = req.kind === "instant" ? "/api/v1/query" : "/api/v1/query_range";
+    // A little longer than the engine's own deadline, so its timeout error is what we pass on.
+    const answer = await this.client.call(path, params, {
+      post: true,
+      tenant: projectId,
+      signal: req.signal,
+      timeoutMs: timeoutMs + 5_000,
+    });
+    return {
+      value: decodeQueryData(answer.data),
+      warnings: answer.warnings,
+      infos: answer.infos,
+      // Engines report it only on request (stats=all), and not alike; the page does not need it.
+      samplesRead: 0,
+    };
+  }
+
+  series(projectId: string, req: LookupRequest): Promise<Labels[]> {
+    return guard(async () => {
+      const params = this.lookupParams(projectId, req);
+      const answer = await this.client.call("/api/v1/series", params, { post: true, tenant: projectId });
+      return decodeSeriesList(answer.data);
+    });
+  }
+
+  labelNames(projectId: string, req: LookupRequest): Promise<string[]> {
+    return guard(async () => {
+      const params = this.lookupParams(projectId, req);
+      const answer = await this.client.call("/api/v1/labels", params, { post: true, tenant: projectId });
+      return decodeStringList(answer.data);
+    });
+  }
+
+  labelValues(projectId: string, name: string, req: LookupRequest): Promise<string[]> {
+    return guard(async () => {
+      // Prometheus 2.x takes only legacy names in this path; others go escaped as 3.x defines.
+      const path = /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) ? name : escapeLabelName(name);
+      const params = this.lookupParams(projectId, req);
+      const answer = await this.client.call(`/api/v1/label/${path}/values`, params, { tenant: projectId });
+      return decodeStringList(answer.data);
+    });
+  }
+
+  private lookupParams(projectId: string, req: LookupRequest): URLSearchParams {
+    const params = new URLSearchParams();
+    for (const m of enforceMatchers(req.match, projectId)) params.append("match[]", m);
+    // Engines differ on the defaults (VictoriaMetrics: the last day); ours is all time. VM also
+    // reads start=0 as "not given", so the earliest start sent is 1970-01-01T00:00:01Z.
+    params.set("start", seconds(Math.max(req.start, EARLIEST_START_MS)));
+    if (req.end !== MAX_TIME_MS) params.set("end", seconds(req.end));
+    return params;
+  }
+}
+
+/** Runs a call to the engine, answering its failures as our API's errors. */
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof EngineError) throw engineApiError(err);
+    throw err;
+  }
+}
+
+/** Prometheus 3's `U__` escaping of a label name in a URL path. */
+function escapeLabelName(name: string): string {
+  let out = "U__";
+  for (const ch of name) {
+    if (/[a-zA-Z0-9]/.test(ch)) out += ch;
+    else if (ch === "_") out += "__";
+    else out += `_${ch.codePointAt(0)?.toString(16)}_`;
+  }
+  return out;
+}
