@@ -306,12 +306,13 @@ export function startEngineOfKind(kind: EngineKind): Promise<EngineHandle> {
  * Sends series to a remote-write endpoint (remote-write 1.0, snappy protobuf), in time order: one
  * request per `sliceMs` of time across all series, so a Prometheus head never sees a sample more
  * than a slice older than one it already has (it refuses those over an hour older as out of bounds,
- * which sending series by series would hit on data longer than an hour).
+ * which sending series by series would hit on data longer than an hour). `headers` adds to the
+ * request's, e.g. our own receiver's `Authorization: Bearer <ingest token>`.
  */
 export async function remoteWrite(
   writeUrl: string,
   series: readonly SampleSeries[],
-  opts: { sliceMs?: number } = {},
+  opts: { sliceMs?: number; headers?: Readonly<Record<string, string>> } = {},
 ): Promise<void> {
   const sliceMs = opts.sliceMs ?? 10 * 60_000;
   let min = Number.POSITIVE_INFINITY;
@@ -339,9 +340,11 @@ export async function remoteWrite(
     const res = await fetch(writeUrl, {
       method: "POST",
       headers: {
+        ...opts.headers,
         "Content-Type": "application/x-protobuf",
         "Content-Encoding": "snappy",
         "X-Prometheus-Remote-Write-Version": "0.1.0",
+        ...opts.headers,
       },
       body: encodeRemoteWriteBody({ timeseries }),
     });
