@@ -1,5 +1,6 @@
 /** The service's own metrics, served on /metrics for the operator's Prometheus to scrape. */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { RemoteWriteStatus } from "../remote/sender/index.js";
 
 export class SelfMetrics {
   readonly registry = new Registry();
@@ -66,5 +67,63 @@ export class SelfMetrics {
 
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "mim_" });
+  }
+
+  /**
+   * Remote storage mode: the forwarding queue's state, read at each scrape. The totals come from
+   * the sender's own counters (reset when the process restarts, as counters are).
+   */
+  watchRemoteWrite(status: () => RemoteWriteStatus, now: () => number = Date.now): void {
+    const gauge = (name: string, help: string, read: (s: RemoteWriteStatus) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read(status()));
+        },
+      });
+    const total = (name: string, help: string, read: (s: RemoteWriteStatus) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read(status()));
+        },
+      });
+    gauge(
+      "mim_remote_storage_queued_samples",
+      "Samples waiting in the on-disk queue to the engine.",
+      (s) => s.queuedSamples,
+    );
+    gauge("mim_remote_storage_queue_bytes", "Bytes counted against the queue's bound.", (s) => s.queuedBytes);
+    gauge(
+      "mim_remote_storage_queue_max_bytes",
+      "The queue's bound; commits fail (503) beyond it.",
+      (s) => s.maxQueueBytes,
+    );
+    gauge(
+      "mim_remote_storage_lag_seconds",
+      "Age of the oldest sample still queued (0 when the queue is empty): how far behind the engine is.",
+      (s) => (s.oldestQueuedTimestamp === null ? 0 : Math.max(0, (now() - s.oldestQueuedTimestamp) / 1000)),
+    );
+    gauge(
+      "mim_remote_storage_unreachable_seconds",
+      "How long the engine has been failing every attempt (0 while it answers).",
+      (s) => (s.unreachableSince === null ? 0 : (now() - s.unreachableSince) / 1000),
+    );
+    total("mim_remote_storage_sent_samples_total", "Samples the engine acknowledged.", (s) => s.sentSamples);
+    total(
+      "mim_remote_storage_failed_samples_total",
+      "Samples dropped because the engine refused them for good (4xx), or that belong to no tenant.",
+      (s) => s.failedSamples,
+    );
+    total(
+      "mim_remote_storage_retries_total",
+      "Remote-write attempts to be retried (5xx, 429, network).",
+      (s) => s.retries,
+    );
   }
 }

@@ -14,6 +14,7 @@ import pino from "pino";
 import type { QueryBackend } from "../api/backend.js";
 import type { ApiLimits } from "../api/context.js";
 import { RemoteBackend } from "../api/remote-backend.js";
+import { SelfMetrics } from "../api/self-metrics.js";
 import { buildApiServer } from "../api/server.js";
 import { type AdminKey, loadOrCreateAdminKey } from "../auth/admin-key.js";
 import { openMetaDb } from "../auth/meta-db.js";
@@ -276,7 +277,11 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
       log: (fields, message) => logger.warn({ component: "rules", ...fields }, message),
     });
     const adminKey = loadOrCreateAdminKey(dataDir, cfg.adminKeyFromEnv);
+    const metrics = new SelfMetrics();
+    const remote = storage.remote;
+    if (remote) metrics.watchRemoteWrite(() => remote.status());
     const app = await buildApiServer({
+      metrics,
       ...(storage.db ? { storage: storage.db } : { backend: storage.backend }),
       writable: storage.appendable,
       tokens,

@@ -376,6 +376,12 @@ for (const kind of ["prometheus", "victoria-metrics"] as const) {
       const s = remote.service.remote?.status();
       assert.equal(s?.queuedSamples, 0);
       assert.equal(s?.failedSamples, 0, `dropped: ${JSON.stringify(s?.lastError)}`);
+      // The operator sees the outage in the service's own metrics.
+      const metrics = await (await fetch(`${remote.service.url}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+      assert.ok(value("mim_remote_storage_retries_total") > 0, metrics);
+      assert.equal(value("mim_remote_storage_queued_samples"), 0);
+      assert.ok(value("mim_remote_storage_sent_samples_total") >= 720);
       // And the fleet's data from before the outage is intact.
       const fleetCount = await remote.get(project, "/api/v1/series", {
         "match[]": "crusoe_inference_request_count",
