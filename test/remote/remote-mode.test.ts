@@ -114,7 +114,11 @@ class Mim {
     });
   }
 
-  async get(project: string, path: string, params: Readonly<Record<string, string | readonly string[]>>): Promise<Answer> {
+  async get(
+    project: string,
+    path: string,
+    params: Readonly<Record<string, string | readonly string[]>>,
+  ): Promise<Answer> {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) for (const x of [v].flat()) qs.append(k, x);
     const url = `${this.service.url}${TIMESERIES_PREFIX.replace(":projectId", project)}${path}?${qs}`;
