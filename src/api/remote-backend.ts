@@ -5,14 +5,16 @@
  * engine's tenant (a header or a path segment), which isolates a second time.
  *
  * What we send is what every Prometheus-compatible engine understands: times as float seconds,
- * durations as float seconds, POST forms for queries (they can be long), repeated `match[]`.
+ * durations as float seconds, POST forms for queries (they can be long), repeated `match[]`. Every
+ * call also carries `extra_label=project_id=<project>`, VictoriaMetrics's own label enforcement
+ * (vmselect adds it to every selector), as a second lock there; other engines ignore it.
  */
 
 import type { QueryResult } from "../promql/value.js";
 import { enforceMatchers, enforceProject } from "../remote/enforce.js";
 import { type EngineClient, EngineError } from "../remote/read/client.js";
 import { decodeQueryData, decodeSeriesList, decodeStringList } from "../remote/read/decode.js";
-import type { Labels } from "../storage/index.js";
+import { type Labels, PROJECT_LABEL } from "../storage/index.js";
 import type { LookupRequest, QueryBackend, QueryRequest } from "./backend.js";
 import { ApiError } from "./errors.js";
 import { MAX_TIME_MS } from "./params.js";
@@ -40,7 +42,10 @@ export class RemoteBackend implements QueryBackend {
   }
 
   private async runQuery(projectId: string, req: QueryRequest): Promise<QueryResult> {
-    const params = new URLSearchParams({ query: enforceProject(req.query, projectId) });
+    const params = new URLSearchParams({
+      query: enforceProject(req.query, projectId),
+      extra_label: `${PROJECT_LABEL}=${projectId}`,
+    });
     if (req.kind === "instant") params.set("time", seconds(req.start));
     else {
       params.set("start", seconds(req.start));
@@ -94,7 +99,7 @@ export class RemoteBackend implements QueryBackend {
   }
 
   private lookupParams(projectId: string, req: LookupRequest): URLSearchParams {
-    const params = new URLSearchParams();
+    const params = new URLSearchParams({ extra_label: `${PROJECT_LABEL}=${projectId}` });
     for (const m of enforceMatchers(req.match, projectId)) params.append("match[]", m);
     // Engines differ on the defaults (VictoriaMetrics: the last day); ours is all time. VM also
     // reads start=0 as "not given", so the earliest start sent is 1970-01-01T00:00:01Z.

@@ -86,6 +86,7 @@ describe("remote reads", () => {
     assert.equal(sent.path, "/prom/api/v1/query");
     assert.equal(sent.params.get("time"), "1700000000.5");
     assert.equal(sent.params.get("timeout"), "60");
+    assert.equal(sent.params.get("extra_label"), "project_id=p1");
     const q = sent.params.get("query") ?? "";
     assert.match(q, /y\{project_id="p1"\}/);
     assert.doesNotMatch(q, /project_id="p2"/);
@@ -117,6 +118,7 @@ describe("remote reads", () => {
     assert.deepEqual(sent.params.getAll("match[]"), ['{project_id="42"}']);
     assert.equal(sent.params.get("start"), "1");
     assert.equal(sent.params.get("end"), null);
+    assert.equal(sent.params.get("extra_label"), "project_id=42");
     await assert.rejects(client.call("/api/v1/labels", new URLSearchParams()), /without a tenant/);
   });
 
