@@ -17,7 +17,8 @@
  * under 1 m from dropping its points in the last step before now (it does even with a zero latency
  * offset); `-search.disableCache` keeps its rollup result cache from answering with results
  * computed before later writes. Freshly written samples become searchable within ~10 s by
- * themselves; `flush()` (/internal/force_flush) makes them so at once.
+ * themselves; `flush()` (/internal/force_flush) makes them so at once, except samples stamped in
+ * the current second, which 1.79 hides for up to ~1 s more.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import {
@@ -52,7 +53,11 @@ export interface EngineHandle {
   stop(): Promise<void>;
   /** Starts again on the same data directory and port; resolves when ready. No-op when running. */
   start(): Promise<void>;
-  /** Makes everything written so far searchable: VictoriaMetrics's /internal/force_flush; nothing for Prometheus. */
+  /**
+   * Makes what was written so far searchable: VictoriaMetrics's /internal/force_flush; nothing for
+   * Prometheus. VictoriaMetrics 1.79 still hides samples stamped in the current second for up to
+   * ~1 s after it: poll for data written at "now".
+   */
   flush(): Promise<void>;
   /** stop() and remove the temp directory. */
   close(): Promise<void>;
@@ -340,7 +345,6 @@ export async function remoteWrite(
     const res = await fetch(writeUrl, {
       method: "POST",
       headers: {
-        ...opts.headers,
         "Content-Type": "application/x-protobuf",
         "Content-Encoding": "snappy",
         "X-Prometheus-Remote-Write-Version": "0.1.0",
