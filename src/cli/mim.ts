@@ -354,8 +354,12 @@ function applyConfigFile(cmd: Command, file: string): void {
       continue;
     let v: unknown = value;
     if (opt.parseArg && typeof value !== "boolean") {
+      const parse = opt.parseArg;
       try {
-        v = opt.parseArg(String(value), undefined);
+        // A list (remote-header: ["A: 1", "B: 2"]) is folded as repeated flags would be.
+        v = Array.isArray(value)
+          ? value.reduce((acc: unknown, x) => parse(String(x), acc), undefined)
+          : parse(String(value), undefined);
       } catch (err) {
         throw new Error(`--config ${file}: ${key}: ${(err as Error).message}`);
       }
