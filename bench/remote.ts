@@ -16,11 +16,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_LIMITS } from "../src/api/context.js";
 import { TIMESERIES_PREFIX } from "../src/api/server.js";
 import { type RunningService, startService } from "../src/cli/service.js";
 import { enforceProject } from "../src/remote/enforce.js";
 import { engineAvailable, startVictoriaMetrics } from "../test/support/engines.js";
+import { testServiceConfig } from "../test/support/service-config.js";
 import { PANELS } from "../web/src/queries.js";
 import { Fleet, SCRAPE_INTERVAL_MS } from "./fleet.js";
 
@@ -39,19 +39,9 @@ async function service(
   dir: string,
   remote?: { writeUrl: string; queryUrl: string },
 ): Promise<RunningService> {
-  return startService({
-    dataDir: dir,
-    listen: "127.0.0.1:0",
-    retentionMs: 30 * 86_400_000,
-    sync: "normal",
-    maxDiskBytes: 0,
-    lookbackDeltaMs: 300_000,
-    limits: { ...DEFAULT_LIMITS, rateLimitPerSecond: 0 },
-    logLevel: "silent",
-    adminKeyFromEnv: ADMIN_KEY,
-    builtinRules: false,
-    ...(remote ? { remote } : {}),
-  });
+  return startService(
+    testServiceConfig(dir, ADMIN_KEY, { builtinRules: false, ...(remote ? { remote } : {}) }),
+  );
 }
 
 async function token(s: RunningService, project: string): Promise<string> {

@@ -80,7 +80,7 @@ export interface FleetData {
   sampleCount: number;
 }
 
-const MODELS = [
+export const MODELS = [
   "meta-llama/Llama-3.3-70B-Instruct",
   "meta-llama/Llama-3.1-8B-Instruct",
   "deepseek-ai/DeepSeek-R1-Distill-Llama-70B",
@@ -89,7 +89,7 @@ const MODELS = [
 ];
 
 /** A UUID-shaped project id from the PRNG. */
-function uuid(random: () => number): string {
+export function uuid(random: () => number): string {
   let hex = "";
   for (let i = 0; i < 32; i++) hex += Math.floor(random() * 16).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20)}`;

@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { DEFAULT_LIMITS } from "../../src/api/context.js";
 import { TIMESERIES_PREFIX } from "../../src/api/server.js";
 import { type RunningService, startService } from "../../src/cli/service.js";
 import { type PgServer, postgresSkip, startPostgres } from "../auth/pg-server.js";
+import { testServiceConfig } from "../support/service-config.js";
 
 const ADMIN_KEY = "mim_adm_replicas-test-admin-key-0123456789";
 const skip = postgresSkip();
@@ -25,20 +25,9 @@ describe("API replicas on one PostgreSQL token store", { skip }, () => {
   async function replica(url: string): Promise<RunningService> {
     const dataDir = mkdtempSync(join(tmpdir(), "mim-replica-"));
     dirs.push(dataDir);
-    const s = await startService({
-      dataDir,
-      listen: "127.0.0.1:0",
-      postgresUrl: url,
-      adminKeyFromEnv: ADMIN_KEY,
-      builtinRules: true,
-      ruleIntervalMs: 500,
-      retentionMs: 86_400_000,
-      sync: "normal",
-      maxDiskBytes: 1 << 30,
-      lookbackDeltaMs: 300_000,
-      limits: { ...DEFAULT_LIMITS, rateLimitPerSecond: 0 },
-      logLevel: "silent",
-    });
+    const s = await startService(
+      testServiceConfig(dataDir, ADMIN_KEY, { postgresUrl: url, builtinRules: true, ruleIntervalMs: 500 }),
+    );
     replicas.push(s);
     return s;
   }

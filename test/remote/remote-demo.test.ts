@@ -22,7 +22,6 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
-import { DEFAULT_LIMITS } from "../../src/api/context.js";
 import { TIMESERIES_PREFIX } from "../../src/api/server.js";
 import { type RunningService, type ServiceConfig, startService } from "../../src/cli/service.js";
 import { DEMO_MODELS, DEMO_PROJECTS } from "../../src/sim/fleet.js";
@@ -38,6 +37,7 @@ import {
   remoteWrite,
   startEngineOfKind,
 } from "../support/engines.js";
+import { testServiceConfig } from "../support/service-config.js";
 
 const ADMIN_KEY = "mim_adm_remote-demo-test-admin-key-0123456789";
 const KINDS: readonly EngineKind[] = ["prometheus", "victoria-metrics"];
@@ -50,20 +50,7 @@ const RULE_METRICS = ["crusoe_inference_first_token_latency", "crusoe_inference_
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function serviceConfig(dataDir: string, extra: Partial<ServiceConfig>): ServiceConfig {
-  return {
-    dataDir,
-    listen: "127.0.0.1:0",
-    adminKeyFromEnv: ADMIN_KEY,
-    builtinRules: true,
-    ruleIntervalMs: 1_000,
-    retentionMs: 86_400_000,
-    sync: "normal",
-    maxDiskBytes: 1 << 30,
-    lookbackDeltaMs: 300_000,
-    limits: { ...DEFAULT_LIMITS, rateLimitPerSecond: 0 },
-    logLevel: "silent",
-    ...extra,
-  };
+  return testServiceConfig(dataDir, ADMIN_KEY, { builtinRules: true, ruleIntervalMs: 1_000, ...extra });
 }
 
 const base = (s: RunningService, project: string) =>

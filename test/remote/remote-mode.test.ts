@@ -25,9 +25,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { DEFAULT_LIMITS } from "../../src/api/context.js";
 import { TIMESERIES_PREFIX } from "../../src/api/server.js";
-import { type RunningService, type ServiceConfig, startService } from "../../src/cli/service.js";
+import { type RunningService, startService } from "../../src/cli/service.js";
 import { PANELS } from "../../web/src/queries.js";
 import { generateFleet } from "../api/fleet-samples.js";
 import type { SampleSeries } from "../api/harness.js";
@@ -37,7 +36,9 @@ import {
   engineSkip,
   remoteWrite,
   startEngineOfKind,
+  timeSpan,
 } from "../support/engines.js";
+import { testServiceConfig } from "../support/service-config.js";
 import { exactRateRange, generateSteadyFleet } from "../support/steady-fleet.js";
 
 const ADMIN_KEY = "mim_adm_remote-mode-test-key-0123456789";
@@ -71,19 +72,11 @@ class Mim {
 
   static async start(remote: EngineHandle | null): Promise<Mim> {
     const dir = mkdtempSync(join(tmpdir(), `mim-${remote ? "remote" : "embedded"}-`));
-    const cfg: ServiceConfig = {
-      dataDir: dir,
-      listen: "127.0.0.1:0",
+    const cfg = testServiceConfig(dir, ADMIN_KEY, {
       retentionMs: 3650 * 86_400_000,
-      sync: "normal",
-      maxDiskBytes: 0,
-      lookbackDeltaMs: 300_000,
-      limits: { ...DEFAULT_LIMITS, rateLimitPerSecond: 0 },
-      logLevel: "silent",
-      adminKeyFromEnv: ADMIN_KEY,
       builtinRules: false,
       ...(remote ? { remote: { writeUrl: remote.writeUrl, queryUrl: remote.url, shards: 2 } } : {}),
-    };
+    });
     const mim = new Mim(await startService(cfg), dir);
     mim.ingest = (await mim.admin("POST", "/v1alpha5/ingest-tokens", { name: "test" })).token;
     return mim;
@@ -140,13 +133,7 @@ async function settle(remote: Mim, engine: EngineHandle): Promise<void> {
 
 /** Feeds both services in 10-minute slices, draining the queue between them (see remoteWrite). */
 async function feedBoth(series: readonly SampleSeries[], embedded: Mim, remote: Mim, engine: EngineHandle) {
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  for (const s of series) {
-    if (s.samples.length === 0) continue;
-    min = Math.min(min, s.samples[0][0]);
-    max = Math.max(max, s.samples[s.samples.length - 1][0]);
-  }
+  const { min, max } = timeSpan(series);
   for (let from = min; from <= max; from += 10 * MIN) {
     const slice = series.map((s) => ({
       labels: s.labels,

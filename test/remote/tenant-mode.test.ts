@@ -15,12 +15,12 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { DEFAULT_LIMITS } from "../../src/api/context.js";
 import { TIMESERIES_PREFIX } from "../../src/api/server.js";
 import { type RunningService, type ServiceConfig, startService } from "../../src/cli/service.js";
 import { decodeRemoteWrite } from "../../src/ingest/remote-write/index.js";
 import { getLabel, normalizeLabels } from "../../src/storage/index.js";
 import { type EngineHandle, engineSkip, remoteWrite, startVictoriaMetrics } from "../support/engines.js";
+import { testServiceConfig } from "../support/service-config.js";
 import { generateSteadyFleet } from "../support/steady-fleet.js";
 
 const ADMIN_KEY = "mim_adm_tenant-mode-test-key-0123456789";
@@ -94,19 +94,10 @@ describe("tenant-per-project mode", { skip: engineSkip("victoria-metrics") }, ()
   function config(extra: Partial<ServiceConfig> = {}): ServiceConfig {
     const dir = mkdtempSync(join(tmpdir(), "mim-tenant-"));
     dirs.push(dir);
-    return {
-      dataDir: dir,
-      listen: "127.0.0.1:0",
-      retentionMs: 86_400_000,
-      sync: "normal",
-      maxDiskBytes: 0,
-      lookbackDeltaMs: 300_000,
-      limits: { ...DEFAULT_LIMITS, rateLimitPerSecond: 0 },
-      logLevel: "silent",
-      adminKeyFromEnv: ADMIN_KEY,
+    return testServiceConfig(dir, ADMIN_KEY, {
       remote: { writeUrl: `${proxy.url}/api/v1/write`, queryUrl: proxy.url, tenantHeader: "X-Scope-OrgID" },
       ...extra,
-    };
+    });
   }
 
   async function admin(path: string, body: unknown): Promise<string> {

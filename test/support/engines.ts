@@ -307,6 +307,18 @@ export function startEngineOfKind(kind: EngineKind): Promise<EngineHandle> {
   return kind === "prometheus" ? startPrometheus() : startVictoriaMetrics();
 }
 
+/** The first and last sample times (ms) of the series; min > max when they hold no sample. */
+export function timeSpan(series: readonly SampleSeries[]): { min: number; max: number } {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const s of series) {
+    if (s.samples.length === 0) continue;
+    min = Math.min(min, s.samples[0][0]);
+    max = Math.max(max, s.samples[s.samples.length - 1][0]);
+  }
+  return { min, max };
+}
+
 /**
  * Sends series to a remote-write endpoint (remote-write 1.0, snappy protobuf), in time order: one
  * request per `sliceMs` of time across all series, so a Prometheus head never sees a sample more
@@ -320,13 +332,7 @@ export async function remoteWrite(
   opts: { sliceMs?: number; headers?: Readonly<Record<string, string>> } = {},
 ): Promise<void> {
   const sliceMs = opts.sliceMs ?? 10 * 60_000;
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  for (const s of series) {
-    if (s.samples.length === 0) continue;
-    min = Math.min(min, s.samples[0][0]);
-    max = Math.max(max, s.samples[s.samples.length - 1][0]);
-  }
+  const { min, max } = timeSpan(series);
   if (min > max) return;
   const labels = series.map((s) => labelsFromObject(s.labels));
   const next = new Array<number>(series.length).fill(0);

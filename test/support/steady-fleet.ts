@@ -38,7 +38,15 @@
  * the same rate and values, and histogram_quantile stays inside the finite buckets.
  */
 import { mulberry32 } from "../../src/sim/random.js";
-import { COUNTERS, HISTOGRAMS, roundTrips, TPOT_BUCKETS, TTFT_BUCKETS } from "../api/fleet-samples.js";
+import {
+  COUNTERS,
+  HISTOGRAMS,
+  MODELS,
+  roundTrips,
+  TPOT_BUCKETS,
+  TTFT_BUCKETS,
+  uuid,
+} from "../api/fleet-samples.js";
 import type { SampleSeries } from "../api/harness.js";
 
 export const STEADY_INTERVAL_MS = 15_000;
@@ -89,20 +97,6 @@ export interface SteadyFleet {
   endMs: number;
   intervalMs: number;
   sampleCount: number;
-}
-
-const MODELS = [
-  "meta-llama/Llama-3.3-70B-Instruct",
-  "meta-llama/Llama-3.1-8B-Instruct",
-  "deepseek-ai/DeepSeek-R1-Distill-Llama-70B",
-  "Qwen/Qwen2.5-Coder-32B-Instruct",
-  "mistralai/Mistral-Nemo-Instruct-2407",
-];
-
-function uuid(random: () => number): string {
-  let hex = "";
-  for (let i = 0; i < 32; i++) hex += Math.floor(random() * 16).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20)}`;
 }
 
 /** Standard normal CDF (Abramowitz–Stegun 7.1.26 erf, |error| < 1.5e-7). */
