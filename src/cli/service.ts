@@ -193,9 +193,9 @@ function openStorage(cfg: ServiceConfig, dataDir: string, logger: pino.Logger): 
     log: (m) => logger.warn({ component: "remote-write" }, m),
   });
   // The rules read across projects, so they run against the engine as the service itself, unscoped.
-  const query = async (expr: string, t: number) => {
+  const query = async (expr: string, t: number, signal: AbortSignal) => {
     const params = new URLSearchParams({ query: expr, time: String(t / 1000) });
-    return decodeQueryData((await client.call("/api/v1/query", params, { post: true })).data);
+    return decodeQueryData((await client.call("/api/v1/query", params, { post: true, signal })).data);
   };
   return {
     remote,

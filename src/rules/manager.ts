@@ -36,8 +36,11 @@ export interface RuleHealth {
   samples: number;
 }
 
-/** Evaluates a rule's expression at t (ms): our engine over the embedded store, or a remote engine. */
-export type RuleQuery = (expr: string, t: number) => QueryValue | Promise<QueryValue>;
+/**
+ * Evaluates a rule's expression at t (ms): our engine over the embedded store, or a remote engine.
+ * `signal` aborts when the manager stops.
+ */
+export type RuleQuery = (expr: string, t: number, signal: AbortSignal) => QueryValue | Promise<QueryValue>;
 
 /** Rules evaluated by our engine over `storage`, which also receives their results. */
 export function localRules(
@@ -79,8 +82,11 @@ export class RuleManager {
   private readonly leadership: Leadership;
   private readonly leaderBudgetMs: number;
   private running = false;
-  /** Evaluations in flight, awaited by stop(). */
-  private pending: Promise<void> = Promise.resolve();
+  /** The scheduled evaluation of each group in flight, if any: awaited by stop(). */
+  private readonly inFlight: Array<Promise<void> | null> = [];
+  /** Scheduled evaluations skipped because the group's previous one had not finished. */
+  private readonly missed: number[] = [];
+  private stopper = new AbortController();
 
   constructor(private readonly o: RuleManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -111,6 +117,7 @@ export class RuleManager {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopper = new AbortController();
     for (const [i, g] of this.o.groups.entries()) this.schedule(g, i);
   }
 
@@ -123,11 +130,23 @@ export class RuleManager {
     this.lastScheduled[index] = next;
     const timer = setTimeout(
       () => {
-        this.pending = this.pending.then(async () => {
-          // Another replica evaluates while this one does not hold the lease long enough.
-          if (this.leadership.remainingMs() >= this.leaderBudgetMs) await this.evaluateGroup(index, next);
-        });
         this.schedule(g, index);
+        // Another replica evaluates while this one does not hold the lease long enough.
+        if (!this.running || this.leadership.remainingMs() < this.leaderBudgetMs) return;
+        if (this.inFlight[index]) {
+          // As Prometheus does, a group still evaluating skips this time rather than queueing it:
+          // a slow engine must not build a backlog that runs long after it recovers.
+          this.missed[index] = (this.missed[index] ?? 0) + 1;
+          this.o.log?.(
+            { group: g.name, at: next, missed: this.missed[index] },
+            "rule group evaluation skipped: the previous one is still running",
+          );
+          return;
+        }
+        const run = this.evaluateGroup(index, next).finally(() => {
+          this.inFlight[index] = null;
+        });
+        this.inFlight[index] = run;
       },
       Math.max(0, next - now),
     );
@@ -137,7 +156,10 @@ export class RuleManager {
 
   /** Evaluates one group at time t (ms), its rules in order. Public so tests can evaluate at will. */
   async evaluateGroup(index: number, t: number): Promise<void> {
-    for (const state of this.states[index]) await this.evaluateRule(state, t);
+    for (const state of this.states[index]) {
+      if (this.stopper.signal.aborted) return;
+      await this.evaluateRule(state, t);
+    }
   }
 
   /** Evaluates every group at t. */
@@ -150,7 +172,8 @@ export class RuleManager {
     const { rule } = state;
     let notLeader = false;
     try {
-      const v = await this.o.query(rule.expr, t);
+      const v = await this.o.query(rule.expr, t, this.stopper.signal);
+      if (this.stopper.signal.aborted) return;
       const app = this.o.appendable.appender();
       const seen = new Map<string, Labels>();
       try {
@@ -189,6 +212,7 @@ export class RuleManager {
         samples: seen.size,
       });
     } catch (err) {
+      if (this.stopper.signal.aborted) return;
       const message = (err as Error).message;
       Object.assign(state.health, { health: "err", lastError: message, samples: 0 });
       this.o.log?.({ group: state.group, record: rule.record, err: message }, "recording rule failed");
@@ -212,9 +236,11 @@ export class RuleManager {
     return this.states.flat().map((s) => ({ ...s.health }));
   }
 
+  /** Stops the schedule and aborts evaluations in flight (their results are not written). */
   async stop(): Promise<void> {
     this.running = false;
     for (const t of this.timers) clearTimeout(t);
-    await this.pending;
+    this.stopper.abort();
+    await Promise.all(this.inFlight.filter((p) => p !== null));
   }
 }

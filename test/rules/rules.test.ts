@@ -209,3 +209,41 @@ describe("rule evaluation", () => {
     assert.deepEqual(seen, [T0 + MIN]);
   });
 });
+
+describe("a slow evaluation", () => {
+  it("makes the next ticks skip rather than queue, and stop() aborts it", async () => {
+    const tmp = tempDir("mim-rules-slow-");
+    const db = Tsdb.open({ dir: tmp.dir, log: () => {} });
+    let calls = 0;
+    let aborted = 0;
+    const skipped: unknown[] = [];
+    const rules = new RuleManager({
+      groups: [
+        { name: "g", intervalMs: 20, source: "t", rules: [{ record: "one", expr: "vector(1)", labels: {} }] },
+      ],
+      // An engine that never answers until told to stop.
+      query: (_expr, _t, signal) =>
+        new Promise((_, reject) => {
+          calls++;
+          signal.addEventListener("abort", () => {
+            aborted++;
+            reject(new Error("aborted"));
+          });
+        }),
+      appendable: db,
+      log: (fields, message) => {
+        if (message.includes("skipped")) skipped.push(fields);
+      },
+    });
+    rules.start();
+    while (skipped.length < 3) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(calls, 1);
+    await rules.stop();
+    assert.equal(aborted, 1);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(calls, 1, "nothing evaluated after stop()");
+    assert.equal(rules.health()[0].health, "unknown");
+    db.close();
+    tmp.cleanup();
+  });
+});
