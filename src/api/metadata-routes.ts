@@ -153,6 +153,8 @@ export interface RulesView {
   }>;
 }
 
+const RULE_ERROR_SHOWN = "evaluation failed; the service's log has the details";
+
 /** Prometheus's rules API shape, recording rules only (Grafana reads it to expand recorded names). */
 export function rulesData(view: RulesView | undefined, p: Params): Reply {
   const type = param(p, "type");
@@ -175,7 +177,9 @@ export function rulesData(view: RulesView | undefined, p: Params): Reply {
               query: r.expr,
               labels: r.labels,
               health: r.health,
-              ...(r.lastError ? { lastError: r.lastError } : {}),
+              // A rule reads every project's series, so its error text (a duplicate label set,
+              // an engine's message) may name another project's: only the operator's log has it.
+              ...(r.lastError ? { lastError: RULE_ERROR_SHOWN } : {}),
               evaluationTime: r.evaluationSeconds ?? 0,
               lastEvaluation: new Date(r.lastEvaluation ?? 0).toISOString(),
               type: "recording",
