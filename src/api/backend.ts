@@ -35,6 +35,8 @@ export interface LookupRequest {
   /** `match[]` as the caller wrote them (already validated), and parsed. */
   match: readonly string[];
   matchers: readonly Matcher[][];
+  /** Aborts when the client has gone. */
+  signal?: AbortSignal;
 }
 
 export interface QueryBackend {

@@ -42,9 +42,9 @@ function stringList(values: string[], limit: number): Reply {
   return successBody({ data: JSON.stringify(values.slice(0, limit)), warnings });
 }
 
-function lookup(p: Params): LookupRequest {
+function lookup(p: Params, signal?: AbortSignal): LookupRequest {
   const { start, end } = timeRange(p);
-  return { start, end, match: p.get("match[]") ?? [], matchers: matchParams(p) };
+  return { start, end, match: p.get("match[]") ?? [], matchers: matchParams(p), signal };
 }
 
 /** Storage failures of a look-up are ours to report as internal errors, in the envelope. */
@@ -52,9 +52,14 @@ function lookupError(err: unknown): ApiError {
   return err instanceof ApiError ? err : new ApiError("internal", (err as Error).message);
 }
 
-export async function series(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
+export async function series(
+  ctx: ApiContext,
+  p: Params,
+  projectId: string,
+  signal?: AbortSignal,
+): Promise<Reply> {
   const limit = effectiveLimit(ctx, p);
-  const req = lookup(p);
+  const req = lookup(p, signal);
   if (req.matchers.length === 0) throw ApiError.badData("no match[] parameter provided");
   const all = await ctx.backend.series(projectId, req).catch((err) => {
     throw lookupError(err);
@@ -64,9 +69,14 @@ export async function series(ctx: ApiContext, p: Params, projectId: string): Pro
   return successBody({ data, warnings });
 }
 
-export async function labelNames(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
+export async function labelNames(
+  ctx: ApiContext,
+  p: Params,
+  projectId: string,
+  signal?: AbortSignal,
+): Promise<Reply> {
   const limit = effectiveLimit(ctx, p);
-  const names = await ctx.backend.labelNames(projectId, lookup(p)).catch((err) => {
+  const names = await ctx.backend.labelNames(projectId, lookup(p, signal)).catch((err) => {
     throw lookupError(err);
   });
   return stringList(names, limit);
@@ -102,12 +112,13 @@ export async function labelValues(
   p: Params,
   projectId: string,
   rawName: string,
+  signal?: AbortSignal,
 ): Promise<Reply> {
   const name = unescapeLabelName(rawName);
   if (name === "" || !name.isWellFormed())
     throw ApiError.badData(`invalid label name: ${JSON.stringify(name)}`);
   const limit = effectiveLimit(ctx, p);
-  const values = await ctx.backend.labelValues(projectId, name, lookup(p)).catch((err) => {
+  const values = await ctx.backend.labelValues(projectId, name, lookup(p, signal)).catch((err) => {
     throw lookupError(err);
   });
   return stringList(values, limit);

@@ -85,15 +85,20 @@ function truncate(v: QueryValue, limit: number): QueryValue {
   return v;
 }
 
-async function runQuery(ctx: ApiContext, p: Params, projectId: string, times: QueryTimes): Promise<Reply> {
+async function runQuery(
+  ctx: ApiContext,
+  p: Params,
+  projectId: string,
+  times: QueryTimes,
+  signal: AbortSignal,
+): Promise<Reply> {
   const opts = commonOptions(p);
   const query = param(p, "query");
-  const ac = new AbortController();
   const stopTimer = ctx.metrics.queryDuration.startTimer({ kind: times.kind });
   ctx.metrics.activeQueries.inc();
   let result: QueryResult;
   try {
-    result = await ctx.backend.query(projectId, { query, ...times, ...opts, signal: ac.signal });
+    result = await ctx.backend.query(projectId, { query, ...times, ...opts, signal });
   } catch (err) {
     throw queryError(err);
   } finally {
@@ -122,20 +127,23 @@ async function runQuery(ctx: ApiContext, p: Params, projectId: string, times: Qu
   });
 }
 
-export function instantQuery(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
+/** `signal` aborts when the client has gone (never, for callers that do not care). */
+const NEVER = new AbortController().signal;
+
+export function instantQuery(ctx: ApiContext, p: Params, projectId: string, signal = NEVER): Promise<Reply> {
   limitParam(p);
-  return runQuery(ctx, p, projectId, instantTimes(ctx, p));
+  return runQuery(ctx, p, projectId, instantTimes(ctx, p), signal);
 }
 
-export function rangeQuery(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
+export function rangeQuery(ctx: ApiContext, p: Params, projectId: string, signal = NEVER): Promise<Reply> {
   limitParam(p);
-  return runQuery(ctx, p, projectId, rangeTimes(ctx, p));
+  return runQuery(ctx, p, projectId, rangeTimes(ctx, p), signal);
 }
 
 /** The base path: a range query when any of start, end or step is given, else an instant one. */
-export function baseQuery(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
+export function baseQuery(ctx: ApiContext, p: Params, projectId: string, signal = NEVER): Promise<Reply> {
   const isRange = ["start", "end", "step"].some((n) => param(p, n) !== "");
-  return isRange ? rangeQuery(ctx, p, projectId) : instantQuery(ctx, p, projectId);
+  return isRange ? rangeQuery(ctx, p, projectId, signal) : instantQuery(ctx, p, projectId, signal);
 }
 
 function parseQueryParam(p: Params) {

@@ -54,7 +54,11 @@ export class RemoteBackend implements QueryBackend {
     }
     const timeoutMs = Math.min(req.timeoutMs ?? this.queryTimeoutMs, this.queryTimeoutMs);
     params.set("timeout", seconds(timeoutMs));
-    if (req.lookbackDeltaMs !== undefined) params.set("lookback_delta", seconds(req.lookbackDeltaMs));
+    if (req.lookbackDeltaMs !== undefined) {
+      // Prometheus 3's name, and VictoriaMetrics's; older engines use their own setting.
+      params.set("lookback_delta", seconds(req.lookbackDeltaMs));
+      params.set("max_lookback", seconds(req.lookbackDeltaMs));
+    }
     const path = req.kind === "instant" ? "/api/v1/query" : "/api/v1/query_range";
     // A little longer than the engine's own deadline, so its timeout error is what we pass on.
     const answer = await this.client.call(path, params, {
@@ -75,7 +79,11 @@ export class RemoteBackend implements QueryBackend {
   series(projectId: string, req: LookupRequest): Promise<Labels[]> {
     return guard(async () => {
       const params = this.lookupParams(projectId, req);
-      const answer = await this.client.call("/api/v1/series", params, { post: true, tenant: projectId });
+      const answer = await this.client.call("/api/v1/series", params, {
+        post: true,
+        tenant: projectId,
+        signal: req.signal,
+      });
       return decodeSeriesList(answer.data);
     });
   }
@@ -83,17 +91,29 @@ export class RemoteBackend implements QueryBackend {
   labelNames(projectId: string, req: LookupRequest): Promise<string[]> {
     return guard(async () => {
       const params = this.lookupParams(projectId, req);
-      const answer = await this.client.call("/api/v1/labels", params, { post: true, tenant: projectId });
+      const answer = await this.client.call("/api/v1/labels", params, {
+        post: true,
+        tenant: projectId,
+        signal: req.signal,
+      });
       return decodeStringList(answer.data);
     });
   }
 
   labelValues(projectId: string, name: string, req: LookupRequest): Promise<string[]> {
     return guard(async () => {
-      // Prometheus 2.x takes only legacy names in this path; others go escaped as 3.x defines.
-      const path = /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) ? name : escapeLabelName(name);
+      // VictoriaMetrics and Prometheus 3 read a name such as "svc.name" as is, and neither 2.x nor
+      // VictoriaMetrics knows the U__ escaping. So it is used only where the plain name could
+      // not stay one path segment after the engine's router decodes and cleans it ("/", "..",
+      // "?", …) or would be unescaped by Prometheus 3 (a name starting with U__).
+      const plain =
+        /^[A-Za-z0-9_.:-]+$/.test(name) && name !== "." && name !== ".." && !name.startsWith("U__");
+      const path = plain ? name : escapeLabelName(name);
       const params = this.lookupParams(projectId, req);
-      const answer = await this.client.call(`/api/v1/label/${path}/values`, params, { tenant: projectId });
+      const answer = await this.client.call(`/api/v1/label/${path}/values`, params, {
+        tenant: projectId,
+        signal: req.signal,
+      });
       return decodeStringList(answer.data);
     });
   }

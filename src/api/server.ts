@@ -122,6 +122,15 @@ function toApiError(err: unknown, limits: ApiLimits): ApiError {
   return new ApiError("internal", "internal error; the service log has the details");
 }
 
+/** Aborts when the client goes away before its answer was sent, so work on its behalf stops. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
 export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...o.limits };
   const metrics = o.metrics ?? new SelfMetrics();
@@ -263,24 +272,33 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
         request.log = request.log.child({ project: projectId, token_id: token.id });
       });
       const both = ["GET", "POST"] as const;
-      const route = (url: string, handler: (p: Params, projectId: string) => Reply | Promise<Reply>) =>
+      const route = (
+        url: string,
+        handler: (p: Params, projectId: string, signal: AbortSignal) => Reply | Promise<Reply>,
+      ) =>
         scope.route({
           method: [...both],
           url,
           handler: async (request: ProjectRequest, reply) =>
-            json(reply, await handler(params(request), request.params.projectId)),
+            json(reply, await handler(params(request), request.params.projectId, clientGone(reply))),
         });
-      route("", (p, id) => baseQuery(ctx, p, id));
-      route("/api/v1/query", (p, id) => instantQuery(ctx, p, id));
-      route("/api/v1/query_range", (p, id) => rangeQuery(ctx, p, id));
+      route("", (p, id, signal) => baseQuery(ctx, p, id, signal));
+      route("/api/v1/query", (p, id, signal) => instantQuery(ctx, p, id, signal));
+      route("/api/v1/query_range", (p, id, signal) => rangeQuery(ctx, p, id, signal));
       route("/api/v1/format_query", (p) => formatQuery(p));
       route("/api/v1/query_exemplars", (p) => queryExemplars(ctx, p));
-      route("/api/v1/series", (p, id) => series(ctx, p, id));
-      route("/api/v1/labels", (p, id) => labelNames(ctx, p, id));
+      route("/api/v1/series", (p, id, signal) => series(ctx, p, id, signal));
+      route("/api/v1/labels", (p, id, signal) => labelNames(ctx, p, id, signal));
       scope.get("/api/v1/label/:name/values", async (request: ProjectRequest, reply) =>
         json(
           reply,
-          await labelValues(ctx, params(request), request.params.projectId, request.params.name ?? ""),
+          await labelValues(
+            ctx,
+            params(request),
+            request.params.projectId,
+            request.params.name ?? "",
+            clientGone(reply),
+          ),
         ),
       );
       scope.post("/api/v1/label/:name/values", async () => {

@@ -84,6 +84,7 @@ function remoteConfig(flags: ServeFlags): RemoteStorageConfig | undefined {
     tenantHeader: flags.remoteTenantHeader,
     shards: flags.remoteShards,
     maxQueueBytes: flags.remoteQueueSize,
+    maxResponseBytes: flags.remoteMaxAnswerSize,
   };
 }
 
@@ -124,6 +125,7 @@ interface ServeFlags extends StoreFlags {
   remoteTenantHeader?: string;
   remoteShards: number;
   remoteQueueSize: number;
+  remoteMaxAnswerSize: number;
 }
 
 function storeOptions(cmd: Command): Command {
@@ -221,6 +223,15 @@ function serveOptions(cmd: Command): Command {
         .env("MIM_REMOTE_SHARDS")
         .argParser(count)
         .default(4),
+    )
+    .addOption(
+      new Option(
+        "--remote-max-answer-size <size>",
+        "remote mode: largest answer taken from the engine (parsed whole: bounds one query's memory and time)",
+      )
+        .env("MIM_REMOTE_MAX_ANSWER_SIZE")
+        .argParser(byteSize)
+        .default(64 * 1024 ** 2, "64MiB"),
     )
     .addOption(
       new Option("--remote-queue-size <size>", "remote mode: bound of the on-disk queue to the engine")

@@ -64,6 +64,8 @@ export interface RemoteStorageConfig {
   shards?: number;
   /** Bound on the on-disk queue (default 1 GiB). */
   maxQueueBytes?: number;
+  /** Largest answer taken from the engine, in bytes (default 64 MiB). */
+  maxResponseBytes?: number;
 }
 
 export interface ServiceConfig {
@@ -152,8 +154,16 @@ interface OpenedStorage {
   close(): Promise<void> | void;
 }
 
+/** Whether the engine separates projects as tenants; a half-configured tenant mode is an error. */
 function isTenantPerProject(r: RemoteStorageConfig): boolean {
-  return r.tenantHeader !== undefined || r.writeUrl.includes("{tenant}") || r.queryUrl.includes("{tenant}");
+  const inWrite = r.writeUrl.includes("{tenant}");
+  const inQuery = r.queryUrl.includes("{tenant}");
+  if (r.tenantHeader === undefined && inWrite !== inQuery) {
+    throw new Error(
+      `{tenant} is in the remote ${inWrite ? "write" : "query"} URL only: put it in both (VictoriaMetrics cluster: /insert/{tenant}/… and /select/{tenant}/…), or use --remote-tenant-header`,
+    );
+  }
+  return r.tenantHeader !== undefined || inWrite;
 }
 
 function openStorage(cfg: ServiceConfig, dataDir: string, logger: pino.Logger): OpenedStorage {
@@ -180,6 +190,7 @@ function openStorage(cfg: ServiceConfig, dataDir: string, logger: pino.Logger): 
     headers: r.headers,
     tenantHeader: r.tenantHeader,
     timeoutMs: cfg.limits.queryTimeoutMs + 10_000,
+    maxResponseBytes: r.maxResponseBytes,
   });
   const remote = new RemoteWriteStorage({
     url: r.writeUrl,
@@ -228,6 +239,12 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
   if (tenantPerProject && (cfg.ruleFiles ?? []).length > 0) {
     throw new Error(
       "recording rules cannot run here in tenant-per-project mode (a query sees one tenant); use the engine's ruler (Mimir ruler, vmalert) instead",
+    );
+  }
+  if (tenantPerProject && cfg.builtinRules !== false) {
+    logger.warn(
+      { component: "rules" },
+      "tenant-per-project mode: the built-in TTFT/TPOT quantile rules do not run here (a query sees one tenant); run them in the engine's ruler per tenant",
     );
   }
   const groups: RuleGroup[] = [

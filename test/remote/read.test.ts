@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { RemoteBackend } from "../../src/api/remote-backend.js";
 import { EngineClient, type EngineError, parseEnvelope } from "../../src/remote/read/client.js";
 import { decodeQueryData } from "../../src/remote/read/decode.js";
+import { startTestService } from "../api/harness.js";
 
 interface Seen {
   method: string;
@@ -23,7 +24,9 @@ type Answer = { status: number; body: string; headers?: Record<string, string> }
 
 class FakeEngineSide {
   seen: Seen[] = [];
-  answer: (s: Seen) => Answer = () => ({ status: 200, body: '{"status":"success","data":[]}' });
+  /** Requests left unanswered (answer gave null) that their sender then closed. */
+  abandoned = 0;
+  answer: (s: Seen) => Answer | null = () => ({ status: 200, body: '{"status":"success","data":[]}' });
   private server!: Server;
   url = "";
 
@@ -38,6 +41,10 @@ class FakeEngineSide {
         const s: Seen = { method: req.method ?? "", path: u.pathname, headers: req.headers, params };
         this.seen.push(s);
         const a = this.answer(s);
+        if (a === null) {
+          res.on("close", () => this.abandoned++);
+          return;
+        }
         res.writeHead(a.status, { "Content-Type": "application/json", ...a.headers });
         res.end(a.body);
       });
@@ -120,6 +127,18 @@ describe("remote reads", () => {
     assert.equal(sent.params.get("end"), null);
     assert.equal(sent.params.get("extra_label"), "project_id=42");
     await assert.rejects(client.call("/api/v1/labels", new URLSearchParams()), /without a tenant/);
+    // Other names travel as one encoded path segment; a U__ name is escaped so 3.x keeps it.
+    engine.seen = [];
+    for (const name of ["svc.name", "a/../x?y#", "..", "U__x"]) await backend.labelValues("42", name, req);
+    assert.deepEqual(
+      engine.seen.map((s) => s.path),
+      [
+        "/select/42/prometheus/api/v1/label/svc.name/values",
+        "/select/42/prometheus/api/v1/label/U__a_2f__2e__2e__2f_x_3f_y_23_/values",
+        "/select/42/prometheus/api/v1/label/U___2e__2e_/values",
+        "/select/42/prometheus/api/v1/label/U__U____x/values",
+      ],
+    );
   });
 
   it("passes the engine's errors on in Prometheus's shape; an unreachable engine is 503", async () => {
@@ -162,6 +181,31 @@ describe("remote reads", () => {
     engine.seen = [];
     await assert.rejects(backend.query("p", instant("sum(")), /parse error/);
     assert.equal(engine.seen.length, 0);
+  });
+
+  it("stops the engine's work when our client goes away", async () => {
+    engine.seen = [];
+    engine.abandoned = 0;
+    engine.answer = () => null;
+    const s = await startTestService({
+      remote: { writeUrl: `${engine.url}/api/v1/write`, url: engine.url, flush: async () => {} },
+    });
+    try {
+      const ac = new AbortController();
+      const pending = fetch(`${s.base("p1")}/api/v1/query_range?query=up&start=0&end=600&step=15`, {
+        headers: { authorization: `Bearer ${s.token("p1")}` },
+        signal: ac.signal,
+      }).catch(() => "aborted");
+      while (engine.seen.length === 0) await new Promise((r) => setTimeout(r, 10));
+      ac.abort();
+      assert.equal(await pending, "aborted");
+      // Far sooner than the engine call's own deadline (2 minutes), which would also close it.
+      const deadline = Date.now() + 20_000;
+      while (engine.abandoned === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(engine.abandoned, 1);
+    } finally {
+      await s.close();
+    }
   });
 
   it("refuses an answer larger than the bound", async () => {

@@ -164,10 +164,15 @@ describe("tenant-per-project mode", { skip: engineSkip("victoria-metrics") }, ()
     assert.ok(!proxy.seen.some((s) => s.tenant === other));
   });
 
-  it("runs no rules here, and refuses rule files", async () => {
+  it("runs no rules here, refuses rule files and a tenant on one path only", async () => {
     assert.equal(service.rules.groups.length, 0);
     const file = join(dirs[0], "rules.yml");
     writeFileSync(file, "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: vector(1)\n");
     await assert.rejects(startService(config({ ruleFiles: [file] })), /tenant-per-project/);
+    // Tenants on one path only would write per project and read nothing: refused at start.
+    const half = config({
+      remote: { writeUrl: `${proxy.url}/insert/{tenant}/api/v1/write`, queryUrl: proxy.url },
+    });
+    await assert.rejects(startService(half), /\{tenant\} is in the remote write URL only/);
   });
 });

@@ -21,7 +21,10 @@ export interface EngineClientOptions {
   tenantHeader?: string;
   /** One call may take this long before it counts as the engine being unavailable (ms, default 150,000). */
   timeoutMs?: number;
-  /** Largest answer read, in bytes (default 512 MiB); a larger one is an error, not an out-of-memory. */
+  /**
+   * Largest answer read, in bytes (default 64 MiB); a larger one is an error. The answer is parsed
+   * whole on the event loop (~25 ms per MiB), so this bounds how long one query can hold it.
+   */
   maxResponseBytes?: number;
 }
 
@@ -57,6 +60,7 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 << 20;
 const KNOWN_KINDS = new Set<string>(["bad_data", "execution", "timeout", "canceled", "internal"]);
 const TENANT_PLACEHOLDER = "{tenant}";
 /** Engines explain failures in the body; keep enough to act on, not a whole HTML page. */
@@ -88,7 +92,7 @@ export class EngineClient {
     this.headers = { Accept: "application/json", ...o.headers };
     if (o.bearerToken !== undefined) this.headers.Authorization = `Bearer ${o.bearerToken}`;
     this.timeoutMs = o.timeoutMs ?? 150_000;
-    this.maxResponseBytes = o.maxResponseBytes ?? 512 << 20;
+    this.maxResponseBytes = o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
   /** The base URL without credentials, for logs and messages. */
@@ -165,7 +169,7 @@ export class EngineClient {
   }
 
   private tooLarge(): string {
-    return `the remote storage's answer is larger than ${this.maxResponseBytes} bytes; narrow the query`;
+    return `the remote storage's answer is larger than ${this.maxResponseBytes} bytes (--remote-max-answer-size); select fewer series, aggregate, or use a shorter range or a longer step`;
   }
 }
 
