@@ -1,14 +1,16 @@
 /**
- * Remote storage mode, side by side with the engine alone and with embedded mode
- * (`npm run bench:remote`; needs Debian's victoria-metrics, or VICTORIA_METRICS=path):
+ * Remote storage mode, side by side with the engines alone and with embedded mode
+ * (`npm run bench:remote`; needs Debian's victoria-metrics and prometheus, or
+ * VICTORIA_METRICS= / PROMETHEUS= paths):
  *
- *  1. forwarding: a synthetic fleet's hour (bench/fleet.ts, scraped every 15 s) committed into a
- *     remote-mode service's queue as the gateway would, then shipped to VictoriaMetrics 1.79:
- *     commit rate, and delivery rate until the queue is empty;
+ *  1. forwarding: a synthetic fleet's hour (bench/fleet.ts, scraped every 15 s) committed into two
+ *     remote-mode services' queues as the gateway would, one shipping to VictoriaMetrics 1.79 and
+ *     one to Prometheus 2.42, and into an embedded service: commit rate, and delivery rate until
+ *     each queue is empty;
  *  2. queries: the page's five panels for one project over the hour (range, 15 s step) and at its
- *     end (instant), through our API in remote mode, sent directly to VictoriaMetrics (the same
- *     rewritten text, no auth), and through our API in embedded mode on the same samples.
- *     Prints p50/p95 of each and what remote mode adds on top of the engine.
+ *     end (instant): through our API in embedded mode, sent directly to each engine (the rewritten
+ *     text, no auth), and through our API in remote mode on each. Prints p50/p95 of each: embedded
+ *     against the engines, and what remote mode adds on top of an engine.
  *
  * Everything runs in this process and on loopback on a shared machine: read the differences, not
  * the absolute figures. The last line is JSON.
@@ -19,7 +21,12 @@ import { join } from "node:path";
 import { TIMESERIES_PREFIX } from "../src/api/server.js";
 import { type RunningService, startService } from "../src/cli/service.js";
 import { enforceProject } from "../src/remote/enforce.js";
-import { engineAvailable, startVictoriaMetrics } from "../test/support/engines.js";
+import {
+  type EngineHandle,
+  engineAvailable,
+  startPrometheus,
+  startVictoriaMetrics,
+} from "../test/support/engines.js";
 import { testServiceConfig } from "../test/support/service-config.js";
 import { PANELS } from "../web/src/queries.js";
 import { Fleet, SCRAPE_INTERVAL_MS } from "./fleet.js";
@@ -30,9 +37,11 @@ const SCRAPES = Number(process.env.SCRAPES ?? 240);
 const RUNS = Number(process.env.RUNS ?? 20);
 const ADMIN_KEY = "mim_adm_bench-remote-0123456789abcdef";
 
-if (!engineAvailable("victoria-metrics")) {
-  console.error("bench:remote needs Debian's victoria-metrics (apt-get install victoria-metrics)");
-  process.exit(1);
+for (const kind of ["victoria-metrics", "prometheus"] as const) {
+  if (!engineAvailable(kind)) {
+    console.error(`bench:remote needs Debian's ${kind} (apt-get install ${kind})`);
+    process.exit(1);
+  }
 }
 
 async function service(
@@ -55,6 +64,8 @@ async function token(s: RunningService, project: string): Promise<string> {
   return body.token;
 }
 
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
@@ -69,57 +80,77 @@ async function timeIt(run: () => Promise<Response>): Promise<{ p50: number; p95:
     if (i >= 2) ms.push(performance.now() - t0); // the first two warm caches and connections
   }
   ms.sort((a, b) => a - b);
-  const r = (x: number) => Math.round(x * 100) / 100;
-  return { p50: r(percentile(ms, 0.5)), p95: r(percentile(ms, 0.95)) };
+  return { p50: round2(percentile(ms, 0.5)), p95: round2(percentile(ms, 0.95)) };
 }
 
-const vm = await startVictoriaMetrics();
-const dirs = [mkdtempSync(join(tmpdir(), "bench-remote-")), mkdtempSync(join(tmpdir(), "bench-embedded-"))];
-const remote = await service(dirs[0], { writeUrl: vm.writeUrl, queryUrl: vm.url });
-const embedded = await service(dirs[1]);
+type Latency = { p50: number; p95: number };
+
+const engines: Record<"vm" | "prom", EngineHandle> = {
+  vm: await startVictoriaMetrics(),
+  prom: await startPrometheus(),
+};
+const dirs = ["vm", "prom", "embedded"].map((n) => mkdtempSync(join(tmpdir(), `bench-remote-${n}-`)));
+const services: Record<"vm" | "prom" | "embedded", RunningService> = {
+  vm: await service(dirs[0], { writeUrl: engines.vm.writeUrl, queryUrl: engines.vm.url }),
+  prom: await service(dirs[1], { writeUrl: engines.prom.writeUrl, queryUrl: engines.prom.url }),
+  embedded: await service(dirs[2]),
+};
 try {
-  // 1. Forwarding.
+  // 1. Forwarding. Scrapes go to the three services in turn; each queue then drains to its engine.
   const fleet = new Fleet(PROJECTS, MODELS);
   const endMs = Math.floor(Date.now() / SCRAPE_INTERVAL_MS) * SCRAPE_INTERVAL_MS;
   const startMs = endMs - (SCRAPES - 1) * SCRAPE_INTERVAL_MS;
   const samples = fleet.seriesCount * SCRAPES;
   console.log(`fleet: ${fleet.seriesCount} series × ${SCRAPES} scrapes = ${samples} samples`);
-  const refs = { remote: new Float64Array(fleet.seriesCount), embedded: new Float64Array(fleet.seriesCount) };
-  let commitMs = 0;
+  const refs = {
+    vm: new Float64Array(fleet.seriesCount),
+    prom: new Float64Array(fleet.seriesCount),
+    embedded: new Float64Array(fleet.seriesCount),
+  };
+  const commitMs = { vm: 0, prom: 0, embedded: 0 };
   const shipStart = performance.now();
   for (let s = 0; s < SCRAPES; s++) {
     fleet.step();
     const t = startMs + s * SCRAPE_INTERVAL_MS;
-    for (const [name, target] of [
-      ["remote", remote],
-      ["embedded", embedded],
-    ] as const) {
+    for (const name of ["vm", "prom", "embedded"] as const) {
       const t0 = performance.now();
-      const app = target.appendable.appender();
+      const app = services[name].appendable.appender();
       const r = refs[name];
       for (let i = 0; i < fleet.seriesCount; i++)
         r[i] = app.append(r[i], fleet.labels[i], t, fleet.values[i]);
       app.commit();
-      if (name === "remote") commitMs += performance.now() - t0;
+      commitMs[name] += performance.now() - t0;
     }
   }
-  if (!(await remote.remote?.drain(600_000))) throw new Error("the queue did not drain in 10 minutes");
-  const shipMs = performance.now() - shipStart;
-  await vm.flush();
+  const delivered: Record<string, number> = {};
+  await Promise.all(
+    (["vm", "prom"] as const).map(async (name) => {
+      if (!(await services[name].remote?.drain(600_000))) throw new Error(`${name}: the queue did not drain`);
+      delivered[name] = Math.round(samples / ((performance.now() - shipStart) / 1000));
+      await engines[name].flush();
+    }),
+  );
   const forwarding = {
-    remote_commit_samples_per_s: Math.round(samples / (commitMs / 1000)),
-    remote_delivered_samples_per_s: Math.round(samples / (shipMs / 1000)),
+    commit_samples_per_s_embedded: Math.round(samples / (commitMs.embedded / 1000)),
+    commit_samples_per_s_remote: Math.round(samples / (commitMs.vm / 1000)),
+    delivered_samples_per_s_victoria_metrics: delivered.vm,
+    delivered_samples_per_s_prometheus: delivered.prom,
   };
   console.log(
-    `forwarding: commits into the queue ${forwarding.remote_commit_samples_per_s} samples/s; delivered to VictoriaMetrics ${forwarding.remote_delivered_samples_per_s} samples/s (commit to empty queue, embedded commits interleaved)`,
+    `forwarding: commits ${forwarding.commit_samples_per_s_remote} samples/s into a queue (embedded store: ${forwarding.commit_samples_per_s_embedded}); delivered to VictoriaMetrics ${delivered.vm}/s and to Prometheus ${delivered.prom}/s, both queues draining at once`,
   );
 
   // 2. Queries.
   const project = "proj-00000000";
-  const tokens = { remote: await token(remote, project), embedded: await token(embedded, project) };
+  const tokens = {
+    vm: await token(services.vm, project),
+    prom: await token(services.prom, project),
+    embedded: await token(services.embedded, project),
+  };
   const base = (s: RunningService) => s.url + TIMESERIES_PREFIX.replace(":projectId", project);
   const filters = { model: null, tier: null, splitTier: false };
-  const queries: Record<string, Record<string, { p50: number; p95: number }>> = {};
+  const queries: Record<string, Record<string, Latency>> = {};
+  console.log("p50 ms: embedded | Prometheus alone, through us | VictoriaMetrics alone, through us");
   for (const panel of PANELS) {
     const query = panel.queries(project, filters)[0].query;
     for (const kind of ["range", "instant"] as const) {
@@ -131,30 +162,29 @@ try {
       const path = kind === "range" ? "/api/v1/query_range" : "/api/v1/query";
       const direct = new URLSearchParams(params);
       direct.set("query", enforceProject(query, project));
-      const row = {
-        remote: await timeIt(() =>
-          fetch(`${base(remote)}${path}?${params}`, {
-            headers: { authorization: `Bearer ${tokens.remote}` },
+      const ours = (name: "vm" | "prom" | "embedded") =>
+        timeIt(() =>
+          fetch(`${base(services[name])}${path}?${params}`, {
+            headers: { authorization: `Bearer ${tokens[name]}` },
           }),
-        ),
-        engine: await timeIt(() => fetch(`${vm.url}${path}?${direct}`)),
-        embedded: await timeIt(() =>
-          fetch(`${base(embedded)}${path}?${params}`, {
-            headers: { authorization: `Bearer ${tokens.embedded}` },
-          }),
-        ),
+        );
+      const row: Record<string, Latency> = {
+        embedded: await ours("embedded"),
+        prometheus: await timeIt(() => fetch(`${engines.prom.url}${path}?${direct}`)),
+        remote_prometheus: await ours("prom"),
+        victoria_metrics: await timeIt(() => fetch(`${engines.vm.url}${path}?${direct}`)),
+        remote_victoria_metrics: await ours("vm"),
       };
       const name = `${panel.id} ${kind}`;
       queries[name] = row;
       console.log(
-        `${name.padEnd(18)} p50 ms: remote ${row.remote.p50}, VictoriaMetrics alone ${row.engine.p50} (remote adds ${Math.round((row.remote.p50 - row.engine.p50) * 100) / 100}), embedded ${row.embedded.p50}`,
+        `${name.padEnd(16)} ${row.embedded.p50} | ${row.prometheus.p50}, ${row.remote_prometheus.p50} (+${round2(row.remote_prometheus.p50 - row.prometheus.p50)}) | ${row.victoria_metrics.p50}, ${row.remote_victoria_metrics.p50} (+${round2(row.remote_victoria_metrics.p50 - row.victoria_metrics.p50)})`,
       );
     }
   }
   console.log(JSON.stringify({ series: fleet.seriesCount, samples, ...forwarding, queries }));
 } finally {
-  await remote.close();
-  await embedded.close();
-  await vm.close();
+  for (const s of Object.values(services)) await s.close();
+  for (const e of Object.values(engines)) await e.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }
