@@ -115,8 +115,14 @@ class TsdbSeries implements Series {
   iterator(): SampleIterator {
     const s = this.s;
     const memStart = s.memStart();
+    // Only what was evicted from memory is on disk: a series whose first sample is still in
+    // memory (firstT ≥ memStart) has nothing older to read, so skip the per-block look-ups. Common
+    // for a dashboard's hour plus its range window when the series is under an hour old, or right
+    // after start.
     const chunks: ChunkRef[] =
-      this.mint < memStart ? this.db.persistedChunks(s, this.mint, this.maxt, memStart, this.warnings) : [];
+      this.mint < memStart && s.firstT < memStart
+        ? this.db.persistedChunks(s, this.mint, this.maxt, memStart, this.warnings)
+        : [];
     const closed = s.closed;
     for (let i = 0; i < closed.length; i++) {
       if (closed.maxT(i) >= this.mint && closed.minT(i) <= this.maxt) {
