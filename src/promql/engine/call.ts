@@ -10,7 +10,12 @@ import {
 import type { Call, Expr } from "../ast.js";
 import { ExecutionError } from "../errors.js";
 import { checkDuplicates, type Evaluator } from "./evaluator.js";
-import { bucketFraction, bucketQuantile, parseGoFloat } from "./functions/histogram.js";
+import {
+  bucketFraction,
+  parseGoFloat,
+  type QuantileFlags,
+  quantileOfSortedBuckets,
+} from "./functions/histogram.js";
 import { DATE_FUNCTIONS, INSTANT_FUNCTIONS } from "./functions/instant.js";
 import { compileAnchored, expandTemplate } from "./functions/labels.js";
 import { KEEPS_NAME, RANGE_FUNCTIONS, type Window } from "./functions/range.js";
@@ -418,6 +423,12 @@ function histogramQuantile(ev: Evaluator, call: Call): StepSeries[] {
   if (!fraction) for (let i = 0; i < n; i++) warnQuantile(ev, q[i]);
   const out = new Map<string, StepSeries>();
   const list: StepSeries[] = [];
+  // Per step, a group's present buckets in bound order, equal bounds coalesced (summed in the
+  // order the series came, as Prometheus's stable sort does), in arrays reused across steps.
+  const width = order.reduce((m, g) => Math.max(m, g.members.length), 0);
+  const bounds = new Float64Array(width);
+  const counts = new Float64Array(width);
+  const flags: QuantileFlags = { forcedMonotonic: false, fixedPrecision: false };
   for (const g of order) {
     const key = keyOf(g.metric);
     let o = out.get(key);
@@ -426,25 +437,34 @@ function histogramQuantile(ev: Evaluator, call: Call): StepSeries[] {
       out.set(key, o);
       list.push(o);
     }
+    const members = g.members.sort((a, b) => a.bound - b.bound);
     for (let i = 0; i < n; i++) {
-      const buckets = [];
-      for (const m of g.members)
-        if (m.s.present[i]) buckets.push({ upperBound: m.bound, count: m.s.values[i] });
-      if (!buckets.length) continue;
+      let len = 0;
+      for (const m of members) {
+        if (!m.s.present[i]) continue;
+        if (len > 0 && bounds[len - 1] === m.bound) counts[len - 1] += m.s.values[i];
+        else {
+          bounds[len] = m.bound;
+          counts[len] = m.s.values[i];
+          len++;
+        }
+      }
+      if (len === 0) continue;
       if (o.present[i]) throw new ExecutionError("vector cannot contain metrics with the same labelset");
       if (fraction) {
+        const buckets = [];
+        for (let k = 0; k < len; k++) buckets.push({ upperBound: bounds[k], count: counts[k] });
         o.values[i] = bucketFraction(q[i], upper[i], buckets);
         o.present[i] = 1;
         continue;
       }
-      const r = bucketQuantile(q[i], buckets);
-      if (r.forcedMonotonic) {
+      o.values[i] = quantileOfSortedBuckets(q[i], bounds, counts, len, flags);
+      if (flags.forcedMonotonic) {
         const metricName = getLabel(g.members[0].s.metric, METRIC_NAME);
         ev.ctx.annotations.info(
           `input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${JSON.stringify(metricName)}`,
         );
       }
-      o.values[i] = r.value;
       o.present[i] = 1;
     }
   }

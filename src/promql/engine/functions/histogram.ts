@@ -8,69 +8,64 @@ export interface Bucket {
 
 const SMALL_DELTA_TOLERANCE = 1e-12;
 
-export interface BucketQuantileResult {
-  value: number;
+/** What a quantile computation had to fix in its input (reused: the hot loop allocates nothing). */
+export interface QuantileFlags {
   forcedMonotonic: boolean;
   fixedPrecision: boolean;
 }
 
-/** Sorts and may modify `buckets`. */
-export function bucketQuantile(q: number, buckets: Bucket[]): BucketQuantileResult {
-  const result = (value: number, forcedMonotonic = false, fixedPrecision = false) => ({
-    value,
-    forcedMonotonic,
-    fixedPrecision,
-  });
-  if (Number.isNaN(q)) return result(Number.NaN);
-  if (q < 0) return result(Number.NEGATIVE_INFINITY);
-  if (q > 1) return result(Number.POSITIVE_INFINITY);
-  buckets.sort((a, b) => a.upperBound - b.upperBound);
-  if (buckets[buckets.length - 1].upperBound !== Number.POSITIVE_INFINITY) return result(Number.NaN);
-  // Coalesce buckets with the same upper bound.
-  const merged: Bucket[] = [];
-  for (const b of buckets) {
-    const last = merged[merged.length - 1];
-    if (last && last.upperBound === b.upperBound) last.count += b.count;
-    else merged.push({ upperBound: b.upperBound, count: b.count });
-  }
-  let forcedMonotonic = false;
-  let fixedPrecision = false;
-  let prev = merged[0].count;
-  for (let i = 1; i < merged.length; i++) {
-    const curr = merged[i].count;
+/**
+ * Prometheus's BucketQuantile over classic buckets already sorted by upper bound with equal bounds
+ * coalesced: `bounds[0..len)` ascending and distinct, `counts[0..len)` their cumulative counts,
+ * fixed up in place where they are not monotonic. Typed arrays the caller reuses step after step.
+ */
+export function quantileOfSortedBuckets(
+  q: number,
+  bounds: Float64Array,
+  counts: Float64Array,
+  len: number,
+  flags: QuantileFlags,
+): number {
+  flags.forcedMonotonic = false;
+  flags.fixedPrecision = false;
+  if (Number.isNaN(q)) return Number.NaN;
+  if (q < 0) return Number.NEGATIVE_INFINITY;
+  if (q > 1) return Number.POSITIVE_INFINITY;
+  if (bounds[len - 1] !== Number.POSITIVE_INFINITY) return Number.NaN;
+  let prev = counts[0];
+  for (let i = 1; i < len; i++) {
+    const curr = counts[i];
     if (curr === prev) continue;
     if (almostEqual(prev, curr, SMALL_DELTA_TOLERANCE)) {
-      merged[i].count = prev;
-      fixedPrecision = true;
+      counts[i] = prev;
+      flags.fixedPrecision = true;
       continue;
     }
     if (curr < prev) {
-      merged[i].count = prev;
-      forcedMonotonic = true;
+      counts[i] = prev;
+      flags.forcedMonotonic = true;
       continue;
     }
     prev = curr;
   }
-  if (merged.length < 2) return result(Number.NaN, forcedMonotonic, fixedPrecision);
-  const observations = merged[merged.length - 1].count;
-  if (observations === 0) return result(Number.NaN, forcedMonotonic, fixedPrecision);
+  if (len < 2) return Number.NaN;
+  const observations = counts[len - 1];
+  if (observations === 0) return Number.NaN;
   let rank = q * observations;
   // First bucket (among all but +Inf) whose count reaches the rank.
   let b = 0;
-  while (b < merged.length - 1 && !(merged[b].count >= rank)) b++;
-  if (b === merged.length - 1)
-    return result(merged[merged.length - 2].upperBound, forcedMonotonic, fixedPrecision);
-  if (b === 0 && merged[0].upperBound <= 0)
-    return result(merged[0].upperBound, forcedMonotonic, fixedPrecision);
+  while (b < len - 1 && !(counts[b] >= rank)) b++;
+  if (b === len - 1) return bounds[len - 2];
+  if (b === 0 && bounds[0] <= 0) return bounds[0];
   let bucketStart = 0;
-  const bucketEnd = merged[b].upperBound;
-  let count = merged[b].count;
+  const bucketEnd = bounds[b];
+  let count = counts[b];
   if (b > 0) {
-    bucketStart = merged[b - 1].upperBound;
-    count -= merged[b - 1].count;
-    rank -= merged[b - 1].count;
+    bucketStart = bounds[b - 1];
+    count -= counts[b - 1];
+    rank -= counts[b - 1];
   }
-  return result(bucketStart + (bucketEnd - bucketStart) * (rank / count), forcedMonotonic, fixedPrecision);
+  return bucketStart + (bucketEnd - bucketStart) * (rank / count);
 }
 
 /** Go's strconv.ParseFloat for bucket bounds; undefined when the text is not a number. */
