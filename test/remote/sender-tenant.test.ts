@@ -2,8 +2,9 @@
  * Tenant-per-project mode of RemoteWriteStorage (option `tenant`) against a loopback remote-write
  * receiver that decodes every request and records its url, headers and series: one tenant per
  * request in header mode (Mimir/Cortex/Thanos) and URL mode (VictoriaMetrics cluster), series that
- * belong to no tenant, per-tenant refusals and retries, the exact resend after a restart, and the
- * option's checks.
+ * belong to no tenant, per-tenant refusals and retries, the concurrent parts of one request (one
+ * tenant's outage does not delay the others' parts; the bound on parts in flight), the exact resend
+ * after a restart, and the option's checks.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -52,6 +53,8 @@ interface Answer {
   /** Store the samples although the answer is not 2xx (the engine took them, the answer got lost). */
   store?: boolean;
   hang?: boolean;
+  /** Answer after this many ms. */
+  delayMs?: number;
 }
 
 /** A remote-write endpoint that keeps every request and what it "stored", per series. */
@@ -59,6 +62,11 @@ class Receiver {
   readonly requests: Req[] = [];
   readonly stored = new Map<string, Got[]>();
   answer: (r: Omit<Req, "status">) => Answer = () => ({ status: 204 });
+  /** Requests received and not yet answered (or cut off by the sender). */
+  inFlight = 0;
+  maxInFlight = 0;
+  /** Requests the sender cut off before they were answered. */
+  cutOff = 0;
   private server: http.Server | null = null;
   port = 0;
 
@@ -93,6 +101,12 @@ class Receiver {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.on("close", () => {
+      this.inFlight--;
+      if (!res.writableFinished) this.cutOff++;
+    });
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -124,8 +138,12 @@ class Receiver {
         }
       }
       if (a.hang) return;
-      res.writeHead(a.status);
-      res.end(a.status >= 400 ? `refused for ${tenant}` : "");
+      const reply = () => {
+        res.writeHead(a.status);
+        res.end(a.status >= 400 ? `refused for ${tenant}` : "");
+      };
+      if (a.delayMs) setTimeout(reply, a.delayMs);
+      else reply();
     });
   }
 }
@@ -267,28 +285,35 @@ describe("RemoteWriteStorage in tenant-per-project mode", () => {
     assert.equal(s.status().sentSamples, 240);
   });
 
-  it("splits one shard's request into sub-requests in tenant-id order, each series' samples together", async () => {
-    const r = await receiver();
-    const s = open({
-      url: `${r.base}/api/v1/push?tenant={tenant}`,
-      dir: tempDir(),
-      shards: 1,
-      maxSamplesPerRequest: 30,
-      tenant: HEADER_MODE,
-    });
-    commitRounds(s, 30, 0, 2);
-    assert.ok(await s.drain(5000));
-    // 2 requests of 30 samples (10 per tenant), each split in three, in sorted tenant order.
+  it("splits one shard's request into one part per tenant, each series' samples together; all parts arrive", async () => {
     const sorted = [...PROJECTS].sort();
-    assert.deepEqual(
-      r.requests.map((q) => q.tenant),
-      [...sorted, ...sorted],
-    );
-    for (const q of r.requests) {
-      assert.equal(q.samples.length, 10);
-      assert.equal(new URL(q.url, r.base).searchParams.get("tenant"), q.tenant);
+    for (const concurrency of [undefined, 1]) {
+      const r = await receiver();
+      const s = open({
+        url: `${r.base}/api/v1/push?tenant={tenant}`,
+        dir: tempDir(),
+        shards: 1,
+        maxSamplesPerRequest: 30,
+        tenant: { ...HEADER_MODE, concurrency },
+      });
+      commitRounds(s, 30, 0, 2);
+      assert.ok(await s.drain(5000));
+      // 2 requests of 30 samples (10 per tenant), each split in three: the parts of the first
+      // request all arrive before any of the second (built only once the first is done).
+      const tenants = r.requests.map((q) => q.tenant);
+      if (concurrency === 1)
+        assert.deepEqual(tenants, [...sorted, ...sorted], "one at a time, in tenant-id order");
+      else {
+        assert.deepEqual([...tenants.slice(0, 3)].sort(), sorted);
+        assert.deepEqual([...tenants.slice(3)].sort(), sorted);
+      }
+      for (const [n, q] of r.requests.entries()) {
+        assert.equal(q.samples.length, 10);
+        assert.ok(q.samples.every((g) => g.project === q.tenant && g.t === T0 + (n < 3 ? 0 : 1000)));
+        assert.equal(new URL(q.url, r.base).searchParams.get("tenant"), q.tenant);
+      }
+      assertComplete(r, 30, 2);
     }
-    assertComplete(r, 30, 2);
   });
 
   it("drops and reports series without the label or with an invalid tenant id; delivers the others", async () => {
@@ -358,7 +383,7 @@ describe("RemoteWriteStorage in tenant-per-project mode", () => {
     assert.ok(logs.some((l) => /refused \d+ samples for good.*tenant "team-b\.prod_1": HTTP 400/.test(l)));
   });
 
-  it("one tenant's 503s are retried, alone, until delivered; no sample of any tenant is lost or doubled", async () => {
+  it("one tenant's 503s are retried on their own until delivered; no sample of any tenant is lost or doubled", async () => {
     const r = await receiver();
     let refusals = 4;
     r.answer = (q) => (q.tenant === PROJECTS[1] && refusals-- > 0 ? { status: 503 } : { status: 204 });
@@ -372,31 +397,147 @@ describe("RemoteWriteStorage in tenant-per-project mode", () => {
     commitRounds(s, 30, 0, 4);
     assert.ok(await s.drain(5000));
     assertComplete(r, 30, 4);
-    // The first request (PROJECTS is in tenant-id order): the first tenant delivered once, the
-    // second retried alone until delivered, then the third.
-    assert.deepEqual([...PROJECTS].sort(), PROJECTS);
+    // The first request: its three parts at once, the first and third delivered, the second
+    // retried on its own until delivered; only then the next request.
+    const first = r.requests.slice(0, 7);
+    const byTenant = (t: string) => first.filter((q) => q.tenant === t);
     assert.deepEqual(
-      r.requests.slice(0, 7).map((q) => [q.tenant, q.status]),
-      [
-        [PROJECTS[0], 204],
-        ...Array.from({ length: 4 }, () => [PROJECTS[1], 503]),
-        [PROJECTS[1], 204],
-        [PROJECTS[2], 204],
-      ],
+      first
+        .slice(0, 3)
+        .map((q) => q.tenant)
+        .sort(),
+      [...PROJECTS].sort(),
+    );
+    assert.deepEqual(
+      byTenant(PROJECTS[0]).map((q) => q.status),
+      [204],
+    );
+    assert.deepEqual(
+      byTenant(PROJECTS[2]).map((q) => q.status),
+      [204],
+    );
+    assert.deepEqual(
+      byTenant(PROJECTS[1]).map((q) => q.status),
+      [503, 503, 503, 503, 204],
+    );
+    assert.ok(
+      first.every((q) => q.samples.every((g) => g.t === T0)),
+      "nothing of the next request",
     );
     for (const q of r.requests) assert.equal(q.headers["thanos-tenant"], q.tenant);
-    for (let k = 2; k <= 5; k++)
-      assert.deepEqual(r.requests[k].samples, r.requests[1].samples, "retried as it was");
+    for (const q of byTenant(PROJECTS[1]))
+      assert.deepEqual(q.samples, byTenant(PROJECTS[1])[0].samples, "retried as it was");
     const st = s.status();
     assert.deepEqual([st.sentSamples, st.failedSamples, st.retries], [120, 0, 4]);
     assert.equal(st.tenants?.[PROJECTS[1]].retries, 4);
   });
 
-  it("after a restart resends exactly the sub-requests of the rows on the wire, then the newer rows", async () => {
+  it("while one tenant answers 503, the other tenants' parts of the same request are delivered; its own arrive once it recovers", async () => {
+    const r = await receiver();
+    const down = PROJECTS[1];
+    let refusing = true;
+    r.answer = (q) => (q.tenant === down && refusing ? { status: 503 } : { status: 204 });
+    const s = open({
+      url: `${r.base}/api/v1/push`,
+      dir: tempDir(),
+      shards: 1,
+      maxSamplesPerRequest: 90,
+      tenant: HEADER_MODE,
+    });
+    const others = (i: number) => PROJECTS[i % 3] !== down;
+    commitRounds(s, 30, 0, 3); // one request: 3 rounds of 30 series, 30 samples per tenant
+    // The other tenants' parts are delivered while `down` keeps refusing its part.
+    await until(() => {
+      for (let i = 0; i < 30; i++) if (others(i) && r.times(key(i)).length < 3) return false;
+      return r.requests.filter((q) => q.tenant === down).length >= 3;
+    });
+    assert.ok(refusing);
+    for (let i = 0; i < 30; i++) {
+      assert.deepEqual(r.times(key(i)), others(i) ? [T0, T0 + 1000, T0 + 2000] : [], `series ${i}`);
+    }
+    // The shard's next request waits for the refused part (per-series order), for every tenant.
+    commitRounds(s, 30, 3, 2);
+    await new Promise((res) => setTimeout(res, 50));
+    assert.ok(
+      r.requests.every((q) => q.samples.every((g) => g.t < T0 + 3000)),
+      "no newer request yet",
+    );
+    assert.equal(s.status().queuedSamples, 150);
+    refusing = false;
+    assert.ok(await s.drain(5000));
+    assertComplete(r, 30, 5);
+    const refusals = r.requests.filter((q) => q.status === 503);
+    assert.ok(refusals.every((q) => q.tenant === down));
+    for (const q of refusals) assert.deepEqual(q.samples, refusals[0].samples, "retried as it was");
+    const st = s.status();
+    assert.deepEqual([st.sentSamples, st.failedSamples, st.retries], [150, 0, refusals.length]);
+    assert.equal(st.sentRequests, r.requests.length - refusals.length);
+    assert.deepEqual(st.tenants, {
+      [PROJECTS[0]]: { sentSamples: 50, failedSamples: 0, retries: 0 },
+      [PROJECTS[1]]: { sentSamples: 50, failedSamples: 0, retries: refusals.length },
+      [PROJECTS[2]]: { sentSamples: 50, failedSamples: 0, retries: 0 },
+    });
+  });
+
+  it("keeps at most tenant.concurrency parts of a shard's request on the wire; stopping cuts them all off", async () => {
+    const tenants = 20;
+    const labelsOf = (j: number, k: number) =>
+      labelsFromObject({ __name__: "m", project_id: `p${j}`, k: String(k) });
+    const commit = (s: RemoteWriteStorage, round: number) => {
+      const app = s.appender();
+      for (let j = 0; j < tenants; j++) {
+        for (let k = 0; k < 2; k++) app.append(0, labelsOf(j, k), T0 + round * 1000, round);
+      }
+      app.commit();
+    };
+    const r1 = await receiver();
+    r1.answer = () => ({ status: 204, delayMs: 50 });
+    const dir = tempDir();
+    const s1 = open({
+      url: `${r1.base}/api/v1/push`,
+      dir,
+      shards: 1,
+      maxSamplesPerRequest: 1000,
+      tenant: { ...HEADER_MODE, concurrency: 3 },
+    });
+    commit(s1, 0);
+    assert.ok(await s1.drain(5000));
+    assert.equal(r1.requests.length, tenants, "one part per tenant");
+    assert.equal(r1.maxInFlight, 3);
+    // Parts that are never answered: three on the wire, no more; close cuts them all off.
+    r1.answer = () => ({ status: 0, hang: true });
+    commit(s1, 1);
+    await until(() => r1.inFlight === 3);
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(r1.requests.length, tenants + 3);
+    const t0 = performance.now();
+    await s1.close(0);
+    assert.ok(performance.now() - t0 < 1000, "close does not wait for the hung parts");
+    await until(() => r1.cutOff === 3 && r1.inFlight === 0);
+    // The default bound, on the rows left queued.
+    const r2 = await receiver();
+    r2.answer = () => ({ status: 204, delayMs: 50 });
+    const s2 = open({ url: `${r2.base}/api/v1/push`, dir, shards: 1, tenant: HEADER_MODE });
+    assert.equal(s2.status().queuedSamples, 2 * tenants);
+    assert.ok(await s2.drain(5000));
+    assert.equal(r2.maxInFlight, 8);
+    assert.equal(r2.requests.length, tenants);
+    for (let j = 0; j < tenants; j++) {
+      for (let k = 0; k < 2; k++) assert.deepEqual(r2.times(formatLabels(labelsOf(j, k))), [T0 + 1000]);
+    }
+    const st = s2.status();
+    assert.deepEqual([st.sentSamples, st.sentRequests, st.retries], [2 * tenants, tenants, 0]);
+    assert.equal(Object.keys(st.tenants ?? {}).length, tenants);
+  });
+
+  it("after a restart resends exactly the parts of the rows on the wire, then the newer rows", async () => {
     const r = await receiver();
     const sorted = [...PROJECTS].sort();
-    // The first request: its first tenant delivered, its second taken but never answered.
-    r.answer = () => (r.requests.length === 1 ? { status: 0, hang: true, store: true } : { status: 204 });
+    // The first request: two tenants' parts delivered, the middle tenant's taken but never answered.
+    r.answer = (q) =>
+      q.tenant === sorted[1] && r.requests.length < 3
+        ? { status: 0, hang: true, store: true }
+        : { status: 204 };
     const dir = tempDir();
     const s1 = open({
       url: `${r.base}/api/v1/push`,
@@ -406,13 +547,11 @@ describe("RemoteWriteStorage in tenant-per-project mode", () => {
       tenant: HEADER_MODE,
     });
     commitRounds(s1, 30, 0, 1);
-    await until(() => r.requests.length === 2);
+    await until(() => r.requests.length === 3 && s1.status().sentSamples === 20);
     commitRounds(s1, 30, 1, 2); // queued behind the request on the wire
     await s1.close(100);
-    assert.deepEqual(
-      r.requests.map((q) => q.tenant),
-      sorted.slice(0, 2),
-    );
+    assert.deepEqual(r.requests.map((q) => q.tenant).sort(), sorted);
+    await until(() => r.cutOff === 1); // the unanswered part, cut off by close
     const s2 = open({
       url: `${r.base}/api/v1/push`,
       dir,
@@ -422,30 +561,27 @@ describe("RemoteWriteStorage in tenant-per-project mode", () => {
     });
     assert.ok(await s2.drain(5000));
     const q = r.requests;
-    assert.deepEqual(
-      q.slice(2, 5).map((x) => x.tenant),
-      sorted,
-      "the recorded rows' sub-requests, in the same order",
-    );
-    assert.deepEqual(q[2].samples, q[0].samples, "the delivered sub-request again, identical");
-    assert.deepEqual(q[3].samples, q[1].samples, "the unanswered one again, identical");
-    assert.equal(q[4].samples.length, 10);
-    assert.ok(q[4].samples.every((g) => g.t === T0));
+    const before = q.slice(0, 3);
+    const again = q.slice(3, 6);
+    assert.deepEqual(again.map((x) => x.tenant).sort(), sorted, "the recorded rows' parts, one per tenant");
+    for (const x of again) {
+      const was = before.find((b) => b.tenant === x.tenant);
+      assert.deepEqual(x.samples, was?.samples, `tenant ${x.tenant}: its part again, identical`);
+      assert.equal(x.samples.length, 10);
+      assert.ok(x.samples.every((g) => g.t === T0));
+    }
     // Then the newer rows, together (up to 90 samples), split per tenant.
     assert.deepEqual(
-      q.slice(5).map((x) => [x.tenant, x.samples.length]),
+      q
+        .slice(6)
+        .map((x) => [x.tenant, x.samples.length])
+        .sort(),
       sorted.map((t) => [t, 20]),
     );
-    // The only duplicates: the two sub-requests resent after the restart.
-    assert.equal(r.storedCount, 90 + 20);
+    // The only duplicates: the three parts resent after the restart.
+    assert.equal(r.storedCount, 30 + 90);
     for (let i = 0; i < 30; i++) {
-      const times = r.times(key(i));
-      const dup = PROJECTS[i % 3] !== sorted[2];
-      assert.deepEqual(
-        times,
-        dup ? [T0, T0, T0 + 1000, T0 + 2000] : [T0, T0 + 1000, T0 + 2000],
-        `series ${i}`,
-      );
+      assert.deepEqual(r.times(key(i)), [T0, T0, T0 + 1000, T0 + 2000], `series ${i}`);
     }
   });
 
@@ -534,6 +670,14 @@ describe("RemoteWriteStorage in tenant-per-project mode", () => {
       ],
       [{ tenant: { label: "", header: "X-Scope-OrgID" } }, /tenant\.label/],
       [{ tenant: { label: "project_id", header: "X Scope" } }, /is not a header name/],
+      [
+        { tenant: { label: "project_id", header: "X-Scope-OrgID", concurrency: 0 } },
+        /tenant\.concurrency must be a positive integer/,
+      ],
+      [
+        { tenant: { label: "project_id", header: "X-Scope-OrgID", concurrency: 1.5 } },
+        /tenant\.concurrency must be a positive integer/,
+      ],
       [{ tenant: { label: "project_id", header: "content-type" } }, /cannot carry the tenant/],
       [
         { headers: { "x-scope-orgid": "fixed" }, tenant: { label: "project_id", header: "X-Scope-OrgID" } },

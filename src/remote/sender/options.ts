@@ -23,6 +23,13 @@ export interface RemoteWriteTenantOptions {
   label: string;
   /** The header that carries the tenant id, e.g. "X-Scope-OrgID". */
   header?: string;
+  /**
+   * How many tenants' parts of one shard's request are on the wire at once (default 8), each
+   * retried on its own: a tenant the engine throttles (429) or refuses for a while (5xx) does not
+   * delay the other tenants' parts of the same request. Per shard: up to `shards` × this many
+   * requests at once. The shard's next request still waits for every part of this one.
+   */
+  concurrency?: number;
 }
 
 export interface RemoteWriteStorageOptions {
@@ -90,6 +97,8 @@ export interface ResolvedTenantOptions {
   header: string | null;
   /** The url split at its `{tenant}` placeholders (already in URL form), or null: no placeholder. */
   urlParts: readonly string[] | null;
+  /** Parts of one shard's request on the wire at once. */
+  concurrency: number;
 }
 
 export type ResolvedOptions = Required<
@@ -220,12 +229,16 @@ function resolveTenant(
     }
     urlParts = url.href.split(PLACEHOLDER_TOKEN);
   }
+  const concurrency = t.concurrency ?? 8;
+  if (!Number.isSafeInteger(concurrency) || concurrency <= 0) {
+    throw new RangeError(`option tenant.concurrency must be a positive integer, got ${concurrency}`);
+  }
   if (header === null && urlParts === null) {
     throw new RangeError(
       `option tenant needs tenant.header or a ${TENANT_PLACEHOLDER} placeholder in the url, or the tenant would reach the engine nowhere`,
     );
   }
-  return { label: t.label, header, urlParts };
+  return { label: t.label, header, urlParts, concurrency };
 }
 
 /** The fixed headers of every request. Remote-write 1.0 requires the first three. */

@@ -16,17 +16,20 @@
  * along in a request the engine refuses.
  *
  * Tenants (option `tenant`): a request — the shard's oldest rows, up to maxSamplesPerRequest
- * samples, recorded in `inflight` as before — is split into one WriteRequest per tenant, in order
- * of tenant id, each with that tenant's URL and header, sent one after another. A series belongs
- * to one tenant, so all its samples of the request are in one sub-request, and the next request is
- * built only once every sub-request was delivered or refused for good (a 4xx drops that tenant's
- * samples only; a sub-request to retry is retried, alone, before the next one goes): each series'
- * samples still arrive in commit order. The rows are acknowledged once all sub-requests are done.
- * After a crash the recorded rows are rebuilt and split the same way (same rows, same series, same
- * tenants, and the split keeps the queued order), so every tenant gets exactly the sub-request it
- * may have seen before, never newer samples; sub-requests delivered before the crash arrive twice,
- * as identical requests: harmless for the reasons above. The price of the split: one tenant's
- * retries hold up the other tenants of its shard, as one series' retries hold up its shard.
+ * samples, recorded in `inflight` as before — is split into one WriteRequest (part) per tenant, in
+ * order of tenant id, each with that tenant's URL and header. The parts are sent concurrently, up
+ * to `tenant.concurrency` at once (started in tenant-id order), each retried on its own with its
+ * own backoff until delivered or refused for good (a 4xx drops that tenant's samples only), so a
+ * tenant the engine throttles or refuses for a while does not delay the other tenants' parts.
+ * A series belongs to one tenant, so all its samples of the request are in one part, and the next
+ * request is built only once every part was delivered or refused for good: each series' samples
+ * still arrive in commit order. The rows are acknowledged once all parts are done. After a crash
+ * the recorded rows are rebuilt and split the same way (same rows, same series, same tenants, and
+ * the split keeps the queued order), so every tenant gets exactly the part it may have seen
+ * before, never newer samples; parts delivered before the crash arrive twice, as identical
+ * requests: harmless for the reasons above. The price of the per-series order: the shard's next
+ * request waits for the slowest part of this one, so one tenant's long outage still holds up the
+ * other tenants of its shard, as one series' retries hold up its shard.
  */
 import { compress } from "snappy";
 import { backoffDelay, sleep } from "./backoff.js";
@@ -80,7 +83,10 @@ interface Request {
   lastSeq: number;
   /** Samples in its rows. */
   samples: number;
-  /** Sent in this order; empty when none of its samples can be sent (no labels, no tenant). */
+  /**
+   * Empty when none of its samples can be sent (no labels, no tenant). Without tenant mode at most
+   * one; in tenant mode one per tenant, in tenant-id order (the order they are started in).
+   */
   parts: Part[];
 }
 
@@ -256,10 +262,29 @@ export class Shard {
     );
   }
 
-  /** Sends a request's parts, in order, until each is delivered or refused for good, or the storage stops. */
+  /**
+   * Sends a request's parts until each is delivered or refused for good, or the storage stops;
+   * then (unless stopped) acknowledges its rows. In tenant mode up to `tenant.concurrency` parts are
+   * on the wire at once, each retried on its own.
+   */
   private async deliver(req: Request): Promise<void> {
-    for (const part of req.parts) {
-      if (!(await this.send(part))) return;
+    const { parts } = req;
+    const limit = this.host.o.tenant?.concurrency ?? 1;
+    if (parts.length <= 1 || limit <= 1) {
+      for (const part of parts) {
+        if (!(await this.send(part))) return;
+      }
+    } else {
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < parts.length) {
+          if (!(await this.send(parts[next++]))) return;
+        }
+      };
+      // Settle every worker before going on, even when one throws: a part still on the wire when
+      // the request is rebuilt would be sent twice at once.
+      const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, parts.length) }, worker));
+      for (const r of settled) if (r.status === "rejected") throw r.reason;
     }
     if (!this.host.stop.aborted) this.remove(req);
   }
