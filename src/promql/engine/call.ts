@@ -11,7 +11,7 @@ import type { Call, Expr } from "../ast.js";
 import { ExecutionError } from "../errors.js";
 import { checkDuplicates, type Evaluator } from "./evaluator.js";
 import {
-  bucketFraction,
+  fractionOfSortedBuckets,
   parseGoFloat,
   type QuantileFlags,
   quantileOfSortedBuckets,
@@ -452,9 +452,7 @@ function histogramQuantile(ev: Evaluator, call: Call): StepSeries[] {
       if (len === 0) continue;
       if (o.present[i]) throw new ExecutionError("vector cannot contain metrics with the same labelset");
       if (fraction) {
-        const buckets = [];
-        for (let k = 0; k < len; k++) buckets.push({ upperBound: bounds[k], count: counts[k] });
-        o.values[i] = bucketFraction(q[i], upper[i], buckets);
+        o.values[i] = fractionOfSortedBuckets(q[i], upper[i], bounds, counts, len);
         o.present[i] = 1;
         continue;
       }

@@ -1,11 +1,6 @@
 /** histogram_quantile over classic `le` buckets, after Prometheus's quantile.go (BucketQuantile). */
 import { almostEqual } from "../math.js";
 
-export interface Bucket {
-  upperBound: number;
-  count: number;
-}
-
 const SMALL_DELTA_TOLERANCE = 1e-12;
 
 /** What a quantile computation had to fix in its input (reused: the hot loop allocates nothing). */
@@ -82,18 +77,18 @@ export function parseGoFloat(s: string): number | undefined {
 
 /**
  * histogram_fraction over classic buckets: the share of observations between lower and upper,
- * interpolating linearly inside buckets (Prometheus's BucketFraction). Sorts `buckets`.
+ * interpolating linearly inside buckets (Prometheus's BucketFraction). Buckets as for
+ * quantileOfSortedBuckets: sorted by bound, equal bounds coalesced.
  */
-export function bucketFraction(lower: number, upper: number, buckets: Bucket[]): number {
-  buckets.sort((a, b) => a.upperBound - b.upperBound);
-  if (buckets[buckets.length - 1].upperBound !== Number.POSITIVE_INFINITY) return Number.NaN;
-  const merged: Bucket[] = [];
-  for (const b of buckets) {
-    const last = merged[merged.length - 1];
-    if (last && last.upperBound === b.upperBound) last.count += b.count;
-    else merged.push({ upperBound: b.upperBound, count: b.count });
-  }
-  const count = merged[merged.length - 1].count;
+export function fractionOfSortedBuckets(
+  lower: number,
+  upper: number,
+  bounds: Float64Array,
+  counts: Float64Array,
+  len: number,
+): number {
+  if (bounds[len - 1] !== Number.POSITIVE_INFINITY) return Number.NaN;
+  const count = counts[len - 1];
   if (count === 0 || Number.isNaN(lower) || Number.isNaN(upper)) return Number.NaN;
   if (lower >= upper) return 0;
   let rank = 0;
@@ -101,13 +96,13 @@ export function bucketFraction(lower: number, upper: number, buckets: Bucket[]):
   let upperRank = 0;
   let lowerSet = false;
   let upperSet = false;
-  for (let i = 0; i < merged.length; i++) {
-    const b = merged[i];
+  for (let i = 0; i < len; i++) {
     // The first bucket starts at 0 unless its upper bound is negative (as histogram_quantile assumes).
-    const lowerBound = i > 0 ? merged[i - 1].upperBound : b.upperBound > 0 ? 0 : Number.NEGATIVE_INFINITY;
-    const upperBound = b.upperBound;
+    const lowerBound = i > 0 ? bounds[i - 1] : bounds[i] > 0 ? 0 : Number.NEGATIVE_INFINITY;
+    const upperBound = bounds[i];
+    const bucketCount = counts[i];
     const interpolate = (v: number) =>
-      rank + ((b.count - rank) * (v - lowerBound)) / (upperBound - lowerBound);
+      rank + ((bucketCount - rank) * (v - lowerBound)) / (upperBound - lowerBound);
     if (!lowerSet && lowerBound >= lower) {
       lowerRank = rank;
       lowerSet = true;
@@ -126,7 +121,7 @@ export function bucketFraction(lower: number, upper: number, buckets: Bucket[]):
       upperSet = true;
     }
     if (lowerSet && upperSet) break;
-    rank = b.count;
+    rank = bucketCount;
   }
   if (!lowerSet || lowerRank > count) lowerRank = count;
   if (!upperSet || upperRank > count) upperRank = count;
