@@ -47,9 +47,11 @@ function lookup(p: Params, signal?: AbortSignal): LookupRequest {
   return { start, end, match: p.get("match[]") ?? [], matchers: matchParams(p), signal };
 }
 
-/** Storage failures of a look-up are ours to report as internal errors, in the envelope. */
-function lookupError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError("internal", (err as Error).message);
+/** A look-up's answer; storage failures are ours to report as internal errors, in the envelope. */
+function lookedUp<T>(answer: Promise<T>): Promise<T> {
+  return answer.catch((err) => {
+    throw err instanceof ApiError ? err : new ApiError("internal", (err as Error).message);
+  });
 }
 
 export async function series(
@@ -61,9 +63,7 @@ export async function series(
   const limit = effectiveLimit(ctx, p);
   const req = lookup(p, signal);
   if (req.matchers.length === 0) throw ApiError.badData("no match[] parameter provided");
-  const all = await ctx.backend.series(projectId, req).catch((err) => {
-    throw lookupError(err);
-  });
+  const all = await lookedUp(ctx.backend.series(projectId, req));
   const warnings = all.length > limit ? [TRUNCATED] : [];
   const data = `[${all.slice(0, limit).map(encodeLabels).join(",")}]`;
   return successBody({ data, warnings });
@@ -76,9 +76,7 @@ export async function labelNames(
   signal?: AbortSignal,
 ): Promise<Reply> {
   const limit = effectiveLimit(ctx, p);
-  const names = await ctx.backend.labelNames(projectId, lookup(p, signal)).catch((err) => {
-    throw lookupError(err);
-  });
+  const names = await lookedUp(ctx.backend.labelNames(projectId, lookup(p, signal)));
   return stringList(names, limit);
 }
 
@@ -118,9 +116,7 @@ export async function labelValues(
   if (name === "" || !name.isWellFormed())
     throw ApiError.badData(`invalid label name: ${JSON.stringify(name)}`);
   const limit = effectiveLimit(ctx, p);
-  const values = await ctx.backend.labelValues(projectId, name, lookup(p, signal)).catch((err) => {
-    throw lookupError(err);
-  });
+  const values = await lookedUp(ctx.backend.labelValues(projectId, name, lookup(p, signal)));
   return stringList(values, limit);
 }
 
@@ -132,11 +128,14 @@ export async function metadata(ctx: ApiContext, p: Params, projectId: string): P
   if (!Number.isInteger(limit)) throw ApiError.invalidParam("limit", "limit must be a number");
   if (!Number.isInteger(perMetric))
     throw ApiError.invalidParam("limit_per_metric", "limit_per_metric must be a number");
-  const names = await ctx.backend
-    .labelValues(projectId, "__name__", { start: MIN_TIME_MS, end: MAX_TIME_MS, match: [], matchers: [] })
-    .catch((err) => {
-      throw lookupError(err);
-    });
+  const names = await lookedUp(
+    ctx.backend.labelValues(projectId, "__name__", {
+      start: MIN_TIME_MS,
+      end: MAX_TIME_MS,
+      match: [],
+      matchers: [],
+    }),
+  );
   const out: Record<string, Array<{ type: string; help: string; unit: string }>> = {};
   let n = 0;
   for (const seriesName of names) {

@@ -77,55 +77,42 @@ export class RemoteBackend implements QueryBackend {
   }
 
   series(projectId: string, req: LookupRequest): Promise<Labels[]> {
-    return guard(async () => {
-      const params = this.lookupParams(projectId, req);
-      const answer = await this.client.call("/api/v1/series", params, {
-        post: true,
-        tenant: projectId,
-        signal: req.signal,
-      });
-      return decodeSeriesList(answer.data);
-    });
+    return this.lookup(projectId, "/api/v1/series", req, true, decodeSeriesList);
   }
 
   labelNames(projectId: string, req: LookupRequest): Promise<string[]> {
-    return guard(async () => {
-      const params = this.lookupParams(projectId, req);
-      const answer = await this.client.call("/api/v1/labels", params, {
-        post: true,
-        tenant: projectId,
-        signal: req.signal,
-      });
-      return decodeStringList(answer.data);
-    });
+    return this.lookup(projectId, "/api/v1/labels", req, true, decodeStringList);
   }
 
   labelValues(projectId: string, name: string, req: LookupRequest): Promise<string[]> {
-    return guard(async () => {
-      // VictoriaMetrics and Prometheus 3 read a name such as "svc.name" as is, and neither 2.x nor
-      // VictoriaMetrics knows the U__ escaping. So it is used only where the plain name could
-      // not stay one path segment after the engine's router decodes and cleans it ("/", "..",
-      // "?", …) or would be unescaped by Prometheus 3 (a name starting with U__).
-      const plain =
-        /^[A-Za-z0-9_.:-]+$/.test(name) && name !== "." && name !== ".." && !name.startsWith("U__");
-      const path = plain ? name : escapeLabelName(name);
-      const params = this.lookupParams(projectId, req);
-      const answer = await this.client.call(`/api/v1/label/${path}/values`, params, {
-        tenant: projectId,
-        signal: req.signal,
-      });
-      return decodeStringList(answer.data);
-    });
+    // VictoriaMetrics and Prometheus 3 read a name such as "svc.name" as is, and neither 2.x nor
+    // VictoriaMetrics knows the U__ escaping. So it is used only where the plain name could not
+    // stay one path segment after the engine's router decodes and cleans it ("/", "..", "?", …)
+    // or would be unescaped by Prometheus 3 (a name starting with U__).
+    const plain = /^[A-Za-z0-9_.:-]+$/.test(name) && name !== "." && name !== ".." && !name.startsWith("U__");
+    const path = `/api/v1/label/${plain ? name : escapeLabelName(name)}/values`;
+    // Prometheus serves label values to GET only.
+    return this.lookup(projectId, path, req, false, decodeStringList);
   }
 
-  private lookupParams(projectId: string, req: LookupRequest): URLSearchParams {
-    const params = new URLSearchParams({ extra_label: `${PROJECT_LABEL}=${projectId}` });
-    for (const m of enforceMatchers(req.match, projectId)) params.append("match[]", m);
-    // Engines differ on the defaults (VictoriaMetrics: the last day); ours is all time. VM also
-    // reads start=0 as "not given", so the earliest start sent is 1970-01-01T00:00:01Z.
-    params.set("start", seconds(Math.max(req.start, EARLIEST_START_MS)));
-    if (req.end !== MAX_TIME_MS) params.set("end", seconds(req.end));
-    return params;
+  /** A look-up with the project's `match[]`, time range and `extra_label`, decoded. */
+  private lookup<T>(
+    projectId: string,
+    path: string,
+    req: LookupRequest,
+    post: boolean,
+    decode: (data: unknown) => T,
+  ): Promise<T> {
+    return guard(async () => {
+      const params = new URLSearchParams({ extra_label: `${PROJECT_LABEL}=${projectId}` });
+      for (const m of enforceMatchers(req.match, projectId)) params.append("match[]", m);
+      // Engines differ on the defaults (VictoriaMetrics: the last day); ours is all time. VM also
+      // reads start=0 as "not given", so the earliest start sent is 1970-01-01T00:00:01Z.
+      params.set("start", seconds(Math.max(req.start, EARLIEST_START_MS)));
+      if (req.end !== MAX_TIME_MS) params.set("end", seconds(req.end));
+      const answer = await this.client.call(path, params, { post, tenant: projectId, signal: req.signal });
+      return decode(answer.data);
+    });
   }
 }
 

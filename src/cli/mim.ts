@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_LIMITS } from "../api/context.js";
 import { formatDurationMs, parseDurationMs } from "../config/duration.js";
+import { displayUrl } from "../remote/sender/index.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
 import { ApiClient } from "./api-client.js";
@@ -444,7 +445,7 @@ serveOptions(
   } else if (service.remote) {
     const st = service.remote.status();
     say(
-      `mim: serving ${service.url} on remote storage: writes to ${st.url} (queue in ${resolve(flags.dataDir)}, ${st.queuedSamples} samples queued), queries to ${flags.remoteQueryUrl?.replace(/\/\/[^@/]*@/, "//")}.`,
+      `mim: serving ${service.url} on remote storage: writes to ${st.url} (queue in ${resolve(flags.dataDir)}, ${st.queuedSamples} samples queued), queries to ${displayUrl(flags.remoteQueryUrl ?? "")}.`,
     );
   }
   if (service.adminKey.generated)

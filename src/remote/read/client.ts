@@ -95,11 +95,6 @@ export class EngineClient {
     this.maxResponseBytes = o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   }
 
-  /** The base URL without credentials, for logs and messages. */
-  get displayUrl(): string {
-    return this.base.replace(/\/\/[^@/]*@/, "//");
-  }
-
   /** Calls `path` (e.g. "/api/v1/query") and returns the success envelope's parts. */
   async call(path: string, params: URLSearchParams, opts: CallOptions = {}): Promise<EngineAnswer> {
     const headers = { ...this.headers };
