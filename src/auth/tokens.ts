@@ -42,6 +42,28 @@ export interface CreatedToken extends TokenInfo {
   token: string;
 }
 
+/** How a token may be created: at most `maxLive` live tokens of the project (0 or absent = no cap). */
+export interface CreateTokenOptions {
+  maxLive?: number;
+}
+
+/**
+ * The project already has `maxLive` live (neither revoked nor expired) tokens of the kind. The
+ * count and the insert are one atomic step in the store, so concurrent requests (or replicas)
+ * cannot overshoot it.
+ */
+export class TokenLimitError extends Error {
+  override readonly name = "TokenLimitError";
+  constructor(
+    readonly projectId: string,
+    readonly maxLive: number,
+    /** When the first of the live tokens expires (and so frees a place), if any of them does. */
+    readonly firstExpiry: Date | null,
+  ) {
+    super(`project ${projectId} already has ${maxLive} live tokens, the most allowed`);
+  }
+}
+
 export type Verification =
   | { ok: true; token: TokenInfo }
   | { ok: false; reason: "unknown" | "expired" | "revoked"; expiredAt?: Date };
@@ -117,11 +139,22 @@ export class TokenStore {
     );
     CREATE INDEX IF NOT EXISTS ${table}_project ON ${table}(project_id);`);
     this.byHash = db.prepare(`SELECT * FROM ${table} WHERE hash = ?`);
-    this.flushTimer = setInterval(() => this.flushLastUsed(), flushIntervalMs);
+    this.flushTimer = setInterval(() => {
+      // A full disk (or a locked database) must not take the process down from a timer; the
+      // times stay pending for the next flush.
+      try {
+        this.flushLastUsed();
+      } catch {}
+    }, flushIntervalMs);
     this.flushTimer.unref();
   }
 
-  create(projectId: string, name: string, expiresAt: Date | null): CreatedToken {
+  create(
+    projectId: string,
+    name: string,
+    expiresAt: Date | null,
+    options: CreateTokenOptions = {},
+  ): CreatedToken {
     const { token, id, prefix, hash } = mintToken(this.kind);
     const row: SqliteTokenRow = {
       id,
@@ -134,12 +167,33 @@ export class TokenStore {
       last_used_at: null,
       revoked_at: null,
     };
-    this.db
-      .prepare(
-        `INSERT INTO ${this.table} (id, project_id, name, prefix, hash, created_at, expires_at, last_used_at, revoked_at)
-         VALUES (@id, @project_id, @name, @prefix, @hash, @created_at, @expires_at, @last_used_at, @revoked_at)`,
-      )
-      .run(row);
+    const insert = () =>
+      this.db
+        .prepare(
+          `INSERT INTO ${this.table} (id, project_id, name, prefix, hash, created_at, expires_at, last_used_at, revoked_at)
+           VALUES (@id, @project_id, @name, @prefix, @hash, @created_at, @expires_at, @last_used_at, @revoked_at)`,
+        )
+        .run(row);
+    const maxLive = options.maxLive ?? 0;
+    if (maxLive <= 0) {
+      insert();
+    } else {
+      // IMMEDIATE takes the write lock before counting, so no other writer can slip in between.
+      this.db
+        .transaction(() => {
+          const live = this.db
+            .prepare<[string, number], { n: number; first: number | null }>(
+              `SELECT count(*) AS n, min(expires_at) AS first FROM ${this.table}
+               WHERE project_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+            )
+            .get(projectId, row.created_at);
+          if (live && live.n >= maxLive) {
+            throw new TokenLimitError(projectId, maxLive, live.first === null ? null : new Date(live.first));
+          }
+          insert();
+        })
+        .immediate();
+    }
     return { ...toInfo(row), token };
   }
 
@@ -195,9 +249,17 @@ export class TokenStore {
     );
     const entries = [...this.pendingLastUsed];
     this.pendingLastUsed.clear();
-    this.db.transaction(() => {
-      for (const [id, t] of entries) update.run(t, id);
-    })();
+    try {
+      this.db.transaction(() => {
+        for (const [id, t] of entries) update.run(t, id);
+      })();
+    } catch (err) {
+      // Keep what was not written, unless a newer use was noted meanwhile.
+      for (const [id, t] of entries) {
+        if ((this.pendingLastUsed.get(id) ?? 0) < t) this.pendingLastUsed.set(id, t);
+      }
+      throw err;
+    }
   }
 
   close(): void {

@@ -4,11 +4,20 @@
  * answers with 503 (fail closed: no token is accepted that could not be checked). The embedded
  * SQLite TokenStore satisfies it through SqliteTokenRepository; PgTokenStore implements it natively.
  */
-import type { CreatedToken, TokenInfo, TokenStore, Verification } from "../tokens.js";
+import type { CreatedToken, CreateTokenOptions, TokenInfo, TokenStore, Verification } from "../tokens.js";
 
 export interface TokenRepository {
-  /** Makes a token for a project ("*" for an all-projects ingest token); its value is returned once. */
-  create(projectId: string, name: string, expiresAt: Date | null): Promise<CreatedToken>;
+  /**
+   * Makes a token for a project ("*" for an all-projects ingest token); its value is returned once.
+   * With `maxLive`, throws TokenLimitError instead when the project already has that many live
+   * tokens (counted and inserted atomically).
+   */
+  create(
+    projectId: string,
+    name: string,
+    expiresAt: Date | null,
+    options?: CreateTokenOptions,
+  ): Promise<CreatedToken>;
   /** Live (not revoked) tokens of a project, or of all when none is given, newest first; never their values. */
   list(projectId?: string): Promise<TokenInfo[]>;
   /** Revokes a live token of the project; false when the project has no such live token. */
@@ -38,12 +47,30 @@ export class TokenStoreUnavailableError extends Error {
   }
 }
 
+/**
+ * Whether a store's error (or what it wraps) is the disk being full: SQLite's SQLITE_FULL,
+ * PostgreSQL's disk_full (SQLSTATE 53100), or the OS's ENOSPC. Writes fail until space is freed,
+ * while reads still work, so the API answers 503 with Retry-After rather than 500.
+ */
+export function isDiskFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "SQLITE_FULL" || code === "53100" || code === "ENOSPC") return true;
+  }
+  return false;
+}
+
 /** The embedded SQLite store behind the async interface; its calls stay synchronous underneath. */
 export class SqliteTokenRepository implements TokenRepository {
   constructor(readonly store: TokenStore) {}
 
-  async create(projectId: string, name: string, expiresAt: Date | null): Promise<CreatedToken> {
-    return this.store.create(projectId, name, expiresAt);
+  async create(
+    projectId: string,
+    name: string,
+    expiresAt: Date | null,
+    options?: CreateTokenOptions,
+  ): Promise<CreatedToken> {
+    return this.store.create(projectId, name, expiresAt, options);
   }
 
   async list(projectId?: string): Promise<TokenInfo[]> {

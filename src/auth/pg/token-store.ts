@@ -11,12 +11,14 @@ import { timingSafeEqual } from "node:crypto";
 import type { Pool } from "pg";
 import {
   type CreatedToken,
+  type CreateTokenOptions,
   hashToken,
   INGEST_TOKENS,
   MONITORING_TOKENS,
   mintToken,
   type TokenInfo,
   type TokenKind,
+  TokenLimitError,
   type Verification,
 } from "../tokens.js";
 import { guarded } from "./pool.js";
@@ -85,7 +87,12 @@ export class PgTokenStore implements TokenRepository {
     this.flushTimer.unref();
   }
 
-  async create(projectId: string, name: string, expiresAt: Date | null): Promise<CreatedToken> {
+  async create(
+    projectId: string,
+    name: string,
+    expiresAt: Date | null,
+    options: CreateTokenOptions = {},
+  ): Promise<CreatedToken> {
     const { token, id, prefix, hash } = mintToken(this.kind);
     const row: TokenRow = {
       id,
@@ -98,15 +105,64 @@ export class PgTokenStore implements TokenRepository {
       last_used_at: null,
       revoked_at: null,
     };
-    await guarded("create", () =>
-      this.pool.query({
-        name: `mim_${this.table}_insert`,
-        text: `INSERT INTO ${this.table} (id, project_id, name, prefix, hash, created_at, expires_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        values: [row.id, row.project_id, row.name, row.prefix, row.hash, row.created_at, row.expires_at],
-      }),
-    );
+    const insert = {
+      name: `mim_${this.table}_insert`,
+      text: `INSERT INTO ${this.table} (id, project_id, name, prefix, hash, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      values: [row.id, row.project_id, row.name, row.prefix, row.hash, row.created_at, row.expires_at],
+    };
+    const maxLive = options.maxLive ?? 0;
+    if (maxLive <= 0) {
+      await guarded("create", () => this.pool.query(insert));
+    } else {
+      await guarded("create", () => this.createCapped(projectId, maxLive, row.created_at, insert));
+    }
     return { ...toInfo(row), token };
+  }
+
+  /**
+   * Counts the project's live tokens and inserts in one transaction under a transaction-scoped
+   * advisory lock on (table, project): under READ COMMITTED two concurrent count-then-insert
+   * transactions (on any replicas) would both see room for one more; the lock serialises them.
+   */
+  private async createCapped(
+    projectId: string,
+    maxLive: number,
+    now: Date,
+    insert: { name: string; text: string; values: unknown[] },
+  ): Promise<void> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      try {
+        await client.query({
+          name: "mim_token_cap_lock",
+          text: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+          values: [`${this.table}:${projectId}`],
+        });
+        const live = await client.query<{ n: string; first: Date | null }>({
+          name: `mim_${this.table}_count_live`,
+          text: `SELECT count(*) AS n, min(expires_at) AS first FROM ${this.table}
+                 WHERE project_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+          values: [projectId, now],
+        });
+        const { n, first } = live.rows[0] ?? { n: "0", first: null };
+        if (Number(n) >= maxLive) throw new TokenLimitError(projectId, maxLive, first);
+        await client.query(insert);
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw err;
+      }
+    } catch (err) {
+      // A connection that failed mid-transaction is not given back to the pool; one that only
+      // found the project full is.
+      if (!(err instanceof TokenLimitError)) broken = err as Error;
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async list(projectId?: string): Promise<TokenInfo[]> {
