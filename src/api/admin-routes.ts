@@ -7,12 +7,18 @@
  *   GET    /v1alpha5/ingest-tokens[?project_id=…]
  *   DELETE /v1alpha5/ingest-tokens/{token_id}
  * Success bodies are plain JSON resources; errors use the query API's envelope.
+ *
+ * Creation is limited per project: at most `maxTokensPerProject` live tokens of each kind (the
+ * admin key included: an operator who needs more raises the flag or revokes, rather than being
+ * let past silently), and monitoring tokens minted by a monitoring token at most
+ * `tokenCreatesPerMinute` (the admin key is exempt: provisioning is the operator's business).
+ * Both answer 429 with Retry-After. A store whose disk is full answers 503 with Retry-After.
  */
 import { z } from "zod";
-import type { TokenRepository } from "../auth/pg/repository.js";
-import { ALL_PROJECTS, type TokenInfo } from "../auth/tokens.js";
+import { isDiskFull, type TokenRepository } from "../auth/pg/repository.js";
+import { ALL_PROJECTS, type TokenInfo, TokenLimitError } from "../auth/tokens.js";
 import { isValidProjectId } from "./auth.js";
-import type { ApiContext } from "./context.js";
+import { type ApiContext, limitersOf } from "./context.js";
 import { ApiError } from "./errors.js";
 import { parseDuration, parseTime } from "./params.js";
 
@@ -81,14 +87,55 @@ function parseBody<T extends z.ZodType>(schema: T, rawBody: unknown): z.infer<T>
   return parsed.data;
 }
 
+/** Seconds a client is asked to wait when the token store's disk is full. */
+const DISK_FULL_RETRY_AFTER_SECONDS = 60;
+
+/** Runs a token-store call, answering a full disk with 503 and Retry-After instead of 500. */
+async function stored<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (isDiskFull(err)) {
+      throw new ApiError("unavailable", "the token store is out of disk space; retry later", {
+        "Retry-After": String(DISK_FULL_RETRY_AFTER_SECONDS),
+      });
+    }
+    throw err;
+  }
+}
+
+/** The longest Retry-After a full project is given: nothing frees a place but an expiry or a revocation. */
+const MAX_CAP_RETRY_AFTER_SECONDS = 3_600;
+
 async function create(
   ctx: ApiContext,
   store: TokenRepository,
   projectId: string,
   body: z.infer<typeof CreateBody>,
+  what: string,
 ): Promise<TokenResource & { token: string }> {
-  const created = await store.create(projectId, body.name, expiry(ctx, body));
-  return { ...resource(created), token: created.token };
+  const expiresAt = expiry(ctx, body);
+  // "*" (all projects) names no project, so it has no project's cap.
+  const maxLive = projectId === ALL_PROJECTS ? 0 : ctx.limits.maxTokensPerProject;
+  try {
+    const created = await stored(() => store.create(projectId, body.name, expiresAt, { maxLive }));
+    return { ...resource(created), token: created.token };
+  } catch (err) {
+    if (!(err instanceof TokenLimitError)) throw err;
+    const untilExpiry =
+      err.firstExpiry === null
+        ? Number.POSITIVE_INFINITY
+        : Math.ceil((err.firstExpiry.getTime() - ctx.now()) / 1000);
+    const retryAfter = Math.max(1, Math.min(MAX_CAP_RETRY_AFTER_SECONDS, untilExpiry));
+    ctx.metrics.rateLimited.inc();
+    throw new ApiError(
+      "too_many_requests",
+      `project ${projectId} already has ${err.maxLive} live ${what}, the most allowed; revoke one first${
+        Number.isFinite(untilExpiry) ? ` or retry after ${retryAfter}s, when the first of them expires` : ""
+      }`,
+      { "Retry-After": String(retryAfter) },
+    );
+  }
 }
 
 export async function createToken(
@@ -110,7 +157,18 @@ export async function createToken(
       );
     }
   }
-  return create(ctx, ctx.tokens, projectId, body);
+  if (caller) {
+    const rate = limitersOf(ctx).tokenCreates.take(projectId);
+    if (!rate.allowed) {
+      ctx.metrics.rateLimited.inc();
+      throw new ApiError(
+        "too_many_requests",
+        `at most ${ctx.limits.tokenCreatesPerMinute} monitoring tokens per minute may be created for project ${projectId} with a monitoring token; retry after ${rate.retryAfterSeconds}s`,
+        { "Retry-After": String(rate.retryAfterSeconds) },
+      );
+    }
+  }
+  return create(ctx, ctx.tokens, projectId, body, "monitoring tokens");
 }
 
 const IngestCreateBody = CreateBody.extend({ project_id: z.string().optional() }).strict();
@@ -122,30 +180,30 @@ export async function createIngestToken(
   const body = parseBody(IngestCreateBody, rawBody);
   const projectId = body.project_id ?? ALL_PROJECTS;
   if (projectId !== ALL_PROJECTS) checkProject(projectId);
-  return create(ctx, ctx.ingestTokens, projectId, body);
+  return create(ctx, ctx.ingestTokens, projectId, body, "ingest tokens");
 }
 
 export async function listIngestTokens(
   ctx: ApiContext,
   projectId: string | undefined,
 ): Promise<{ tokens: TokenResource[] }> {
-  return { tokens: (await ctx.ingestTokens.list(projectId || undefined)).map(resource) };
+  return { tokens: (await stored(() => ctx.ingestTokens.list(projectId || undefined))).map(resource) };
 }
 
 export async function revokeIngestToken(ctx: ApiContext, tokenId: string): Promise<void> {
-  if (!(await ctx.ingestTokens.revokeById(tokenId))) {
+  if (!(await stored(() => ctx.ingestTokens.revokeById(tokenId)))) {
     throw new ApiError("not_found", `no active ingest token ${JSON.stringify(tokenId)}`);
   }
 }
 
 export async function listTokens(ctx: ApiContext, projectId: string): Promise<{ tokens: TokenResource[] }> {
   checkProject(projectId);
-  return { tokens: (await ctx.tokens.list(projectId)).map(resource) };
+  return { tokens: (await stored(() => ctx.tokens.list(projectId))).map(resource) };
 }
 
 export async function revokeToken(ctx: ApiContext, projectId: string, tokenId: string): Promise<void> {
   checkProject(projectId);
-  if (!(await ctx.tokens.revoke(projectId, tokenId))) {
+  if (!(await stored(() => ctx.tokens.revoke(projectId, tokenId)))) {
     throw new ApiError("not_found", `project ${projectId} has no active token ${JSON.stringify(tokenId)}`);
   }
 }

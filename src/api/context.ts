@@ -1,7 +1,7 @@
 /** What the route modules share: the query backend, auth, limits and the service's own metrics. */
 
 import type { TokenRepository } from "../auth/pg/repository.js";
-import type { RateLimiter } from "../auth/rate-limit.js";
+import { RateLimiter } from "../auth/rate-limit.js";
 import type { QueryBackend } from "./backend.js";
 import type { SelfMetrics } from "./self-metrics.js";
 
@@ -19,6 +19,24 @@ export interface ApiLimits {
   /** Sustained requests per second per token (0 = unlimited), and the burst above it. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /**
+   * Sustained requests per second per project, whatever token they carry (0 = unlimited), and the
+   * burst above it: a project cannot multiply its rate by minting more tokens.
+   */
+  projectRateLimitPerSecond: number;
+  projectRateLimitBurst: number;
+  /**
+   * Failed authentications (an unknown token, a wrong admin key, a malformed Authorization header)
+   * per minute per client address (0 = unlimited), and the burst above it. Past it, every request
+   * from that address needing credentials gets 429, a correct token too, until the bucket refills.
+   */
+  authFailuresPerMinute: number;
+  authFailureBurst: number;
+  /** Monitoring tokens a project's own monitoring tokens may create per minute (0 = unlimited), and the burst. */
+  tokenCreatesPerMinute: number;
+  tokenCreateBurst: number;
+  /** Most live (not revoked, not expired) tokens per project and kind, the admin key included (0 = no cap). */
+  maxTokensPerProject: number;
   /** Remote-write: largest compressed body, largest decompressed body, samples/s per ingest token (0 = no limit). */
   remoteWriteMaxBodyBytes: number;
   remoteWriteMaxDecompressedBytes: number;
@@ -33,6 +51,13 @@ export const DEFAULT_LIMITS: ApiLimits = {
   maxBodyBytes: 1 << 20,
   rateLimitPerSecond: 50,
   rateLimitBurst: 100,
+  projectRateLimitPerSecond: 100,
+  projectRateLimitBurst: 200,
+  authFailuresPerMinute: 10,
+  authFailureBurst: 20,
+  tokenCreatesPerMinute: 10,
+  tokenCreateBurst: 10,
+  maxTokensPerProject: 100,
   remoteWriteMaxBodyBytes: 16 << 20,
   remoteWriteMaxDecompressedBytes: 64 << 20,
   remoteWriteSamplesPerSecond: 2_000_000,
@@ -46,10 +71,46 @@ export interface ApiContext {
   /** Ingest tokens (remote-write). */
   ingestTokens: TokenRepository;
   adminKey: string;
+  /** Per token. */
   rateLimiter: RateLimiter;
+  /** The limits keyed by something other than the token (absent: built from `limits` on first use). */
+  limiters?: ApiLimiters;
   limits: ApiLimits;
   metrics: SelfMetrics;
   /** Whether the store has finished opening (for /-/ready). */
   ready: () => boolean;
   now: () => number;
+}
+
+/** The buckets of the limits that a caller cannot escape by using another token. */
+export interface ApiLimiters {
+  /** Requests per project. */
+  project: RateLimiter;
+  /** Failed authentications per client address. */
+  authFailures: RateLimiter;
+  /** Monitoring tokens created by monitoring tokens, per project. */
+  tokenCreates: RateLimiter;
+}
+
+export function newApiLimiters(limits: ApiLimits, now: () => number): ApiLimiters {
+  return {
+    project: new RateLimiter(
+      { ratePerSecond: limits.projectRateLimitPerSecond, burst: limits.projectRateLimitBurst },
+      now,
+    ),
+    authFailures: new RateLimiter(
+      { ratePerSecond: limits.authFailuresPerMinute / 60, burst: limits.authFailureBurst },
+      now,
+    ),
+    tokenCreates: new RateLimiter(
+      { ratePerSecond: limits.tokenCreatesPerMinute / 60, burst: limits.tokenCreateBurst },
+      now,
+    ),
+  };
+}
+
+/** The context's limiters, made once per context when the server did not make them. */
+export function limitersOf(ctx: ApiContext): ApiLimiters {
+  ctx.limiters ??= newApiLimiters(ctx.limits, ctx.now);
+  return ctx.limiters;
 }

@@ -107,6 +107,13 @@ interface ServeFlags extends StoreFlags {
   maxBodySize: number;
   rateLimit: number;
   rateLimitBurst: number;
+  projectRateLimit: number;
+  projectRateLimitBurst: number;
+  authFailureLimit: number;
+  authFailureBurst: number;
+  tokenCreateRate: number;
+  tokenCreateBurst: number;
+  maxTokensPerProject: number;
   remoteWriteRate: number;
   logLevel: string;
   cliConfig: boolean;
@@ -290,6 +297,60 @@ function serveOptions(cmd: Command): Command {
     )
     .addOption(
       new Option(
+        "--project-rate-limit <per-second>",
+        "sustained requests per second per project, all its tokens together (0 = no limit)",
+      )
+        .env("MIM_PROJECT_RATE_LIMIT")
+        .argParser(rate)
+        .default(L.projectRateLimitPerSecond),
+    )
+    .addOption(
+      new Option("--project-rate-limit-burst <n>", "requests a project may make at once above its rate")
+        .env("MIM_PROJECT_RATE_LIMIT_BURST")
+        .argParser(count)
+        .default(L.projectRateLimitBurst),
+    )
+    .addOption(
+      new Option(
+        "--auth-failure-limit <per-minute>",
+        "failed authentications per minute per client address; past it the address gets 429 (0 = no limit)",
+      )
+        .env("MIM_AUTH_FAILURE_LIMIT")
+        .argParser(rate)
+        .default(L.authFailuresPerMinute),
+    )
+    .addOption(
+      new Option("--auth-failure-burst <n>", "failed authentications an address may make at once")
+        .env("MIM_AUTH_FAILURE_BURST")
+        .argParser(count)
+        .default(L.authFailureBurst),
+    )
+    .addOption(
+      new Option(
+        "--token-create-rate <per-minute>",
+        "monitoring tokens a project's monitoring tokens may create per minute; the admin key is exempt (0 = no limit)",
+      )
+        .env("MIM_TOKEN_CREATE_RATE")
+        .argParser(rate)
+        .default(L.tokenCreatesPerMinute),
+    )
+    .addOption(
+      new Option("--token-create-burst <n>", "monitoring tokens a project may create at once above the rate")
+        .env("MIM_TOKEN_CREATE_BURST")
+        .argParser(count)
+        .default(L.tokenCreateBurst),
+    )
+    .addOption(
+      new Option(
+        "--max-tokens-per-project <n>",
+        "most live monitoring (and ingest) tokens per project, the admin key's too (0 = no cap)",
+      )
+        .env("MIM_MAX_TOKENS_PER_PROJECT")
+        .argParser(count)
+        .default(L.maxTokensPerProject),
+    )
+    .addOption(
+      new Option(
         "--remote-write-rate <samples-per-second>",
         "samples/s each ingest token may write (0 = no limit)",
       )
@@ -431,6 +492,13 @@ serveOptions(
       maxBodyBytes: flags.maxBodySize,
       rateLimitPerSecond: flags.rateLimit,
       rateLimitBurst: flags.rateLimitBurst,
+      projectRateLimitPerSecond: flags.projectRateLimit,
+      projectRateLimitBurst: flags.projectRateLimitBurst,
+      authFailuresPerMinute: flags.authFailureLimit,
+      authFailureBurst: flags.authFailureBurst,
+      tokenCreatesPerMinute: flags.tokenCreateRate,
+      tokenCreateBurst: flags.tokenCreateBurst,
+      maxTokensPerProject: flags.maxTokensPerProject,
       remoteWriteMaxBodyBytes: DEFAULT_LIMITS.remoteWriteMaxBodyBytes,
       remoteWriteMaxDecompressedBytes: DEFAULT_LIMITS.remoteWriteMaxDecompressedBytes,
       remoteWriteSamplesPerSecond: flags.remoteWriteRate,

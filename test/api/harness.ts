@@ -79,7 +79,15 @@ export async function startTestService(
     tokens: new SqliteTokenRepository(tokens),
     ingestTokens: new SqliteTokenRepository(ingestTokens),
     adminKey: ADMIN_KEY,
-    limits: { rateLimitPerSecond: 0, ...opts.limits },
+    // No rate limits unless a test asks: the suites send hundreds of requests, bad credentials
+    // among them, from one address and one project.
+    limits: {
+      rateLimitPerSecond: 0,
+      projectRateLimitPerSecond: 0,
+      authFailuresPerMinute: 0,
+      tokenCreatesPerMinute: 0,
+      ...opts.limits,
+    },
     logger: opts.logger ?? false,
     webRoot: opts.webRoot,
     now: opts.now,

@@ -19,7 +19,13 @@ export function testServiceConfig(
     sync: "normal",
     maxDiskBytes: 0,
     lookbackDeltaMs: 300_000,
-    limits: { ...DEFAULT_LIMITS, rateLimitPerSecond: 0 },
+    limits: {
+      ...DEFAULT_LIMITS,
+      rateLimitPerSecond: 0,
+      projectRateLimitPerSecond: 0,
+      authFailuresPerMinute: 0,
+      tokenCreatesPerMinute: 0,
+    },
     logLevel: "silent",
     ...extra,
   };

@@ -1,0 +1,118 @@
+/**
+ * The API server in-process for tests that need no socket: the embedded store and metadata
+ * database in a temp directory, requests through Fastify's `inject` (which sets the client
+ * address, so per-address limits can be exercised), a settable clock, and optionally another
+ * token repository in place of the SQLite one (to make the store fail as a full disk does).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type { ApiLimits } from "../../src/api/context.js";
+import type { RulesView } from "../../src/api/metadata-routes.js";
+import { API_PREFIX, buildApiServer, TIMESERIES_PREFIX } from "../../src/api/server.js";
+import { openMetaDb } from "../../src/auth/meta-db.js";
+import { SqliteTokenRepository, type TokenRepository } from "../../src/auth/pg/repository.js";
+import { INGEST_TOKENS, TokenStore } from "../../src/auth/tokens.js";
+import { Tsdb } from "../../src/tsdb/tsdb.js";
+
+export const INJECT_ADMIN_KEY = "mim_adm_inject-admin-key-0123456789";
+export const T0 = 1_700_000_000_000;
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+export interface InjectService {
+  app: FastifyInstance;
+  tokens: TokenStore;
+  /** The test clock (ms); advance it with `tick`. */
+  clock: { t: number };
+  tick(ms: number): void;
+  /** A monitoring token of the project, made through the store. */
+  token(projectId: string, expiresAt?: Date | null): string;
+  request(o: {
+    method?: "GET" | "POST" | "DELETE";
+    url: string;
+    token?: string;
+    authorization?: string;
+    from?: string;
+    body?: unknown;
+  }): Promise<Answer>;
+  /** A project's query API path. */
+  base(projectId: string): string;
+  /** A project's monitoring-token admin path. */
+  tokensPath(projectId: string): string;
+  close(): Promise<void>;
+}
+
+export async function startInjectService(
+  o: {
+    limits?: Partial<ApiLimits>;
+    rules?: () => RulesView;
+    /** Wraps (or replaces) the monitoring-token repository. */
+    monitoringRepo?: (sqlite: TokenRepository) => TokenRepository;
+    /** Where the metadata database lives (default: a fresh temp directory). */
+    metaDir?: string;
+  } = {},
+): Promise<InjectService> {
+  const dir = mkdtempSync(join(tmpdir(), "mim-inject-"));
+  const clock = { t: T0 };
+  const now = () => clock.t;
+  const db = Tsdb.open({ dir, log: () => {} });
+  const meta = openMetaDb(o.metaDir ?? dir);
+  const tokens = new TokenStore(meta, now);
+  const ingestTokens = new TokenStore(meta, now, INGEST_TOKENS);
+  const sqlite = new SqliteTokenRepository(tokens);
+  const app = await buildApiServer({
+    storage: db,
+    tokens: o.monitoringRepo ? o.monitoringRepo(sqlite) : sqlite,
+    ingestTokens: new SqliteTokenRepository(ingestTokens),
+    adminKey: INJECT_ADMIN_KEY,
+    limits: o.limits,
+    logger: false,
+    rules: o.rules,
+    now,
+  });
+  const base = (p: string) => TIMESERIES_PREFIX.replace(":projectId", encodeURIComponent(p));
+  return {
+    app,
+    tokens,
+    clock,
+    tick: (ms) => {
+      clock.t += ms;
+    },
+    token: (p, expiresAt = null) => tokens.create(p, "test", expiresAt).token,
+    async request(r) {
+      const authorization = r.authorization ?? (r.token === undefined ? undefined : `Bearer ${r.token}`);
+      const res = await app.inject({
+        method: r.method ?? "GET",
+        url: r.url,
+        remoteAddress: r.from ?? "192.0.2.1",
+        headers: {
+          ...(authorization === undefined ? {} : { authorization }),
+          ...(r.body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(r.body === undefined ? {} : { payload: JSON.stringify(r.body) }),
+      });
+      let json: Record<string, unknown> = {};
+      try {
+        json = res.body === "" ? {} : (JSON.parse(res.body) as Record<string, unknown>);
+      } catch {}
+      return { status: res.statusCode, headers: res.headers, text: res.body, json };
+    },
+    base,
+    tokensPath: (p) => `${API_PREFIX.replace(":projectId", encodeURIComponent(p))}/monitoring/tokens`,
+    async close() {
+      await app.close();
+      tokens.close();
+      ingestTokens.close();
+      meta.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
