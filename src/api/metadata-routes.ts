@@ -148,9 +148,16 @@ export async function metadata(ctx: ApiContext, p: Params, projectId: string): P
   return successBody({ data: JSON.stringify(out) });
 }
 
-/** What /api/v1/rules shows: the recording rules and how their last evaluation went. */
+/** What /api/v1/rules is given: every rule group and how the last evaluation of each rule went. */
 export interface RulesView {
-  groups: ReadonlyArray<{ name: string; intervalMs: number; source: string }>;
+  groups: ReadonlyArray<{
+    name: string;
+    intervalMs: number;
+    source: string;
+    /** The product's own, generic groups: the only ones a tenant is shown. */
+    builtin?: boolean;
+    rules?: ReadonlyArray<{ record: string; expr: string; labels: Readonly<Record<string, string>> }>;
+  }>;
   health: ReadonlyArray<{
     group: string;
     record: string;
@@ -164,8 +171,26 @@ export interface RulesView {
 }
 
 const RULE_ERROR_SHOWN = "evaluation failed; the service's log has the details";
+/** The `file` every shown group has: the operator's paths are not the tenant's business. */
+const SHOWN_FILE = "built-in";
 
-/** Prometheus's rules API shape, recording rules only (Grafana reads it to expand recorded names). */
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
+}
+
+/**
+ * Prometheus's rules API shape, recording rules only (Grafana reads it to expand recorded names).
+ *
+ * It is served to every tenant, while the operator's rule files read across all projects: their
+ * expressions, labels, record names and file paths may name other projects and their models, and
+ * no static check can tell a rule that does from one that does not (a record name, a regex, a
+ * label value can all carry one). So a tenant sees only the built-in groups, which are generic;
+ * the operator's groups are left out entirely (the operator has the files and the log). Each
+ * shown rule is taken from the group's own definition and paired with the health entry of the
+ * same group, record, expression and labels, so an operator group that reuses a built-in group's
+ * name cannot slip its rules into the view.
+ */
 export function rulesData(view: RulesView | undefined, p: Params): Reply {
   const type = param(p, "type");
   if (type !== "" && type !== "record" && type !== "alert") {
@@ -174,30 +199,41 @@ export function rulesData(view: RulesView | undefined, p: Params): Reply {
   const groups =
     type === "alert" || !view
       ? []
-      : view.groups.map((g) => {
-          const rules = view.health.filter((h) => h.group === g.name);
-          const last = Math.max(0, ...rules.map((r) => r.lastEvaluation ?? 0));
-          return {
-            name: g.name,
-            file: g.source,
-            interval: g.intervalMs / 1000,
-            limit: 0,
-            rules: rules.map((r) => ({
-              name: r.record,
-              query: r.expr,
-              labels: r.labels,
-              health: r.health,
-              // A rule reads every project's series, so its error text (a duplicate label set,
-              // an engine's message) may name another project's: only the operator's log has it.
-              ...(r.lastError ? { lastError: RULE_ERROR_SHOWN } : {}),
-              evaluationTime: r.evaluationSeconds ?? 0,
-              lastEvaluation: new Date(r.lastEvaluation ?? 0).toISOString(),
-              type: "recording",
-            })),
-            evaluationTime: rules.reduce((a, r) => a + (r.evaluationSeconds ?? 0), 0),
-            lastEvaluation: new Date(last).toISOString(),
-          };
-        });
+      : view.groups
+          .filter((g) => g.builtin === true)
+          .map((g) => {
+            const rules = (g.rules ?? []).map((rule) => {
+              const h = view.health.find(
+                (h) =>
+                  h.group === g.name &&
+                  h.record === rule.record &&
+                  h.expr === rule.expr &&
+                  sameLabels(h.labels, rule.labels),
+              );
+              return {
+                name: rule.record,
+                query: rule.expr,
+                labels: rule.labels,
+                health: h?.health ?? "unknown",
+                // A rule reads every project's series, so its error text (a duplicate label set,
+                // an engine's message) may name another project's: only the operator's log has it.
+                ...(h?.lastError ? { lastError: RULE_ERROR_SHOWN } : {}),
+                evaluationTime: h?.evaluationSeconds ?? 0,
+                lastEvaluation: new Date(h?.lastEvaluation ?? 0).toISOString(),
+                type: "recording",
+              };
+            });
+            const last = Math.max(0, ...rules.map((r) => Date.parse(r.lastEvaluation)));
+            return {
+              name: g.name,
+              file: SHOWN_FILE,
+              interval: g.intervalMs / 1000,
+              limit: 0,
+              rules,
+              evaluationTime: rules.reduce((a, r) => a + r.evaluationTime, 0),
+              lastEvaluation: new Date(last).toISOString(),
+            };
+          });
   return successBody({ data: JSON.stringify({ groups }) });
 }
 

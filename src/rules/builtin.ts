@@ -32,6 +32,7 @@ export function builtinRuleGroups(intervalMs = 60_000): RuleGroup[] {
       name: "crusoe_inference_latency_quantiles",
       intervalMs,
       source: "built-in",
+      builtin: true,
       rules: [
         ...quantileRules(TTFT_QUANTILES, TTFT_HISTOGRAM),
         ...quantileRules(TPOT_QUANTILES, TPOT_HISTOGRAM),

@@ -25,6 +25,11 @@ export interface RuleGroup {
   rules: readonly RecordingRule[];
   /** Where the group came from (a file path, or "built-in"). */
   source: string;
+  /**
+   * Set only on the product's own groups (src/rules/builtin.ts), never by a rule file: they are
+   * generic (no project, model or other label value in them), so every tenant may see them.
+   */
+  builtin?: true;
 }
 
 const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
