@@ -355,6 +355,16 @@ for (const kind of ["prometheus", "victoria-metrics"] as const) {
       assert.equal(during.body.status, "error");
       assert.equal(during.body.errorType, "unavailable");
       assert.ok(during.headers.get("retry-after"));
+      // The sender meets the outage (a batch goes out within its 1 s deadline) before the engine
+      // comes back; restarting sooner would let the first attempt succeed and prove nothing.
+      const outageSeen = Date.now() + 20_000;
+      while ((remote.service.remote?.status().retries ?? 0) === 0 && Date.now() < outageSeen) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(
+        (remote.service.remote?.status().retries ?? 0) > 0,
+        "the sender never retried during the outage",
+      );
 
       await engine.start();
       await settle(remote, engine);
