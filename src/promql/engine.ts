@@ -3,6 +3,7 @@
  * promql/engine.go. Evaluation is synchronous and checks its AbortSignal and deadline as it goes.
  */
 import type { Queryable } from "../storage/index.js";
+import type { CancelSignal } from "./engine/limits.js";
 import type { QueryResult } from "./value.js";
 
 export interface EngineOptions {
@@ -21,7 +22,8 @@ export interface EngineOptions {
 }
 
 export interface QueryOptions {
-  signal?: AbortSignal;
+  /** An AbortSignal, or anything else whose `aborted` turns true to cancel. */
+  signal?: CancelSignal;
   /** Overrides the engine's lookback delta for this query. */
   lookbackDeltaMs?: number;
   /** Shortens the engine's timeout for this query (the smaller of the two applies). */

@@ -1,5 +1,8 @@
 import { QueryCanceledError, QueryTimeoutError, TooManySamplesError } from "../errors.js";
 
+/** What cancellation needs of an AbortSignal; a worker thread reads it from shared memory instead. */
+export type CancelSignal = Pick<AbortSignal, "aborted">;
+
 /** Cancellation, deadline and the sample budget of one query, checked as evaluation goes. */
 export class QueryLimits {
   private samples = 0;
@@ -8,7 +11,7 @@ export class QueryLimits {
   constructor(
     private readonly maxSamples: number,
     private readonly deadline: number,
-    private readonly signal: AbortSignal | undefined,
+    private readonly signal: CancelSignal | undefined,
   ) {}
 
   check(phase = "expression evaluation"): void {

@@ -5,7 +5,7 @@ import { InvalidQueryError } from "../errors.js";
 import type { MatrixSeries, QueryResult, QueryValue, VectorSample } from "../value.js";
 import { Annotations } from "./annotations.js";
 import { checkDuplicates, type EvalContext, Evaluator } from "./evaluator.js";
-import { QueryLimits } from "./limits.js";
+import { type CancelSignal, QueryLimits } from "./limits.js";
 import type { Steps } from "./types.js";
 
 export interface RunOptions {
@@ -14,7 +14,7 @@ export interface RunOptions {
   timeoutMs: number;
   subqueryStepMs: number;
   delayedNameRemoval: boolean;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export function runQuery(
