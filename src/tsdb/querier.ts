@@ -14,7 +14,7 @@ import {
   type Series,
   type SeriesSet,
 } from "../storage/index.js";
-import { XorIterator } from "./chunk/xor.js";
+import { PADDING, XorIterator } from "./chunk/xor.js";
 import type { MemSeries } from "./mem-series.js";
 
 /** A chunk to decode: `count` caps the samples read (the open chunk keeps growing after a snapshot). */
@@ -25,6 +25,22 @@ export interface ChunkRef {
   count: number;
   minT: number;
   maxT: number;
+}
+
+/** One chunk of a series, copied out for a reader on another thread (see series-pages.ts). */
+export interface ExportedChunk {
+  /** The whole chunk followed by the reader's look-ahead padding. */
+  bytes: Uint8Array;
+  count: number;
+  minT: number;
+  maxT: number;
+}
+
+/** A series' chunks over a select's range; samples outside [mint, maxt] are to be skipped. */
+export interface ExportedChunks {
+  mint: number;
+  maxt: number;
+  chunks: ExportedChunk[];
 }
 
 /** What the querier needs from the database; implemented by Tsdb. */
@@ -113,22 +129,43 @@ class TsdbSeries implements Series {
   }
 
   iterator(): SampleIterator {
+    return new ChunksIterator(this.chunkRefs(), this.mint, this.maxt);
+  }
+
+  /**
+   * The chunks this series reads over the querier's range, as byte ranges another thread can copy
+   * and decode on its own (series-pages.ts): each `bytes` holds one whole chunk and the reader's
+   * look-ahead padding.
+   */
+  exportChunks(): ExportedChunks {
+    const refs = this.chunkRefs();
+    const chunks: ExportedChunk[] = [];
+    for (const c of refs)
+      chunks.push({ bytes: c.data.subarray(c.offset, c.end), count: c.count, minT: c.minT, maxT: c.maxT });
+    return { mint: this.mint, maxt: this.maxt, chunks };
+  }
+
+  private chunkRefs(): (ChunkRef & { end: number })[] {
     const s = this.s;
     const memStart = s.memStart();
     // Only what was evicted from memory is on disk: a series whose first sample is still in
     // memory (firstT ≥ memStart) has nothing older to read, so skip the per-block look-ups. Common
     // for a dashboard's hour plus its range window when the series is under an hour old, or right
     // after start.
-    const chunks: ChunkRef[] =
-      this.mint < memStart && s.firstT < memStart
-        ? this.db.persistedChunks(s, this.mint, this.maxt, memStart, this.warnings)
-        : [];
+    const chunks: (ChunkRef & { end: number })[] = [];
+    if (this.mint < memStart && s.firstT < memStart) {
+      for (const c of this.db.persistedChunks(s, this.mint, this.maxt, memStart, this.warnings)) {
+        chunks.push({ ...c, end: c.data.length });
+      }
+    }
     const closed = s.closed;
     for (let i = 0; i < closed.length; i++) {
       if (closed.maxT(i) >= this.mint && closed.minT(i) <= this.maxt) {
+        const offset = closed.offset(i);
         chunks.push({
           data: closed.buffer(),
-          offset: closed.offset(i),
+          offset,
+          end: offset + closed.byteLength(i) + PADDING,
           count: closed.count(i),
           minT: closed.minT(i),
           maxT: closed.maxT(i),
@@ -138,9 +175,10 @@ class TsdbSeries implements Series {
     const head = s.head;
     if (head && head.count > 0 && head.maxT >= this.mint && head.minT <= this.maxt) {
       // The open chunk: share its buffer, but only read the samples it has now.
-      chunks.push({ data: head.buf, offset: 0, count: head.count, minT: head.minT, maxT: head.maxT });
+      const end = Math.min(head.buf.length, ((head.bitPos + 7) >>> 3) + PADDING);
+      chunks.push({ data: head.buf, offset: 0, end, count: head.count, minT: head.minT, maxT: head.maxT });
     }
-    return new ChunksIterator(chunks, this.mint, this.maxt);
+    return chunks;
   }
 
   toString(): string {
