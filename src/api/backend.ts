@@ -4,7 +4,7 @@
  * apply limits and encode; a backend only answers an already valid request for one project, and
  * is where isolation is enforced (scoped querier here, rewritten selectors there).
  */
-import type { Engine } from "../promql/engine.js";
+import type { QueryRunner } from "../exec/runner.js";
 import type { QueryResult } from "../promql/value.js";
 import {
   compareLabels,
@@ -24,6 +24,8 @@ export interface QueryRequest {
   /** ms; 0 for instant queries. */
   step: number;
   timeoutMs?: number;
+  /** Wall-clock ms (Date.now()) by which the answer is due: the request's timeout, queueing included. */
+  deadline: number;
   lookbackDeltaMs?: number;
   signal: AbortSignal;
 }
@@ -54,19 +56,22 @@ function sortedUnion(lists: string[][]): string[] {
   return [...new Set(lists.flat())].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** The embedded store, read through a querier scoped to the project (project-scope.ts). */
+/**
+ * The embedded store, read through a querier scoped to the project (project-scope.ts). Queries run
+ * in the runner (a pool of worker threads), which reads only that scoped store.
+ */
 export class EmbeddedBackend implements QueryBackend {
   constructor(
     private readonly storage: Queryable,
-    private readonly engine: Engine,
+    private readonly runner: QueryRunner,
   ) {}
 
-  async query(projectId: string, req: QueryRequest): Promise<QueryResult> {
-    const queryable = scopeToProject(this.storage, projectId);
-    const opts = { timeoutMs: req.timeoutMs, lookbackDeltaMs: req.lookbackDeltaMs, signal: req.signal };
-    return req.kind === "instant"
-      ? this.engine.instantQuery(queryable, req.query, req.start, opts)
-      : this.engine.rangeQuery(queryable, req.query, req.start, req.end, req.step, opts);
+  query(projectId: string, req: QueryRequest): Promise<QueryResult> {
+    const { kind, query, start, end, step, deadline, lookbackDeltaMs, signal } = req;
+    return this.runner.run(
+      { kind, query, start, end, step, deadline, lookbackDeltaMs, signal },
+      scopeToProject(this.storage, projectId),
+    );
   }
 
   async series(projectId: string, req: LookupRequest): Promise<Labels[]> {

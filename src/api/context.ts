@@ -2,6 +2,7 @@
 
 import type { TokenRepository } from "../auth/pg/repository.js";
 import { RateLimiter } from "../auth/rate-limit.js";
+import type { FairAdmission } from "../exec/admission.js";
 import type { QueryBackend } from "./backend.js";
 import type { SelfMetrics } from "./self-metrics.js";
 
@@ -41,6 +42,12 @@ export interface ApiLimits {
   remoteWriteMaxBodyBytes: number;
   remoteWriteMaxDecompressedBytes: number;
   remoteWriteSamplesPerSecond: number;
+  /** Queries running at once over all projects (0: the query workers, or 16 with a remote engine). */
+  queryConcurrency: number;
+  /** Queries of one project running at once (0: one less than the workers, at least 1; 4 remote). */
+  queryConcurrencyPerProject: number;
+  /** Queries of one project waiting for admission; beyond it, 429. */
+  queryQueuePerProject: number;
 }
 
 export const DEFAULT_LIMITS: ApiLimits = {
@@ -61,11 +68,16 @@ export const DEFAULT_LIMITS: ApiLimits = {
   remoteWriteMaxBodyBytes: 16 << 20,
   remoteWriteMaxDecompressedBytes: 64 << 20,
   remoteWriteSamplesPerSecond: 2_000_000,
+  queryConcurrency: 0,
+  queryConcurrencyPerProject: 0,
+  queryQueuePerProject: 64,
 };
 
 export interface ApiContext {
   /** Answers queries and look-ups: the embedded store or a remote engine. */
   backend: QueryBackend;
+  /** Which queries may run now: per-project concurrency and a fair queue across projects. */
+  admission: FairAdmission;
   /** Monitoring tokens (read a project's metrics). */
   tokens: TokenRepository;
   /** Ingest tokens (remote-write). */

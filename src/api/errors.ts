@@ -3,6 +3,7 @@
  * as web/api/v1/api.go does (bad_data 400, execution 422, timeout 503, canceled 499, internal
  * 500, not_found 404), plus the service's own: unauthorized 401, forbidden 403, 405, 413, 429.
  */
+import { AdmissionRejectedError } from "../exec/admission.js";
 import {
   ExecutionError,
   InvalidQueryError,
@@ -67,6 +68,9 @@ export class ApiError extends Error {
 /** Maps whatever a query threw to the ApiError Prometheus would answer with. */
 export function queryError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof AdmissionRejectedError) {
+    return new ApiError("too_many_requests", err.message, { "Retry-After": String(err.retryAfterSeconds) });
+  }
   if (err instanceof ParseError) return ApiError.invalidParam("query", err.toString());
   if (err instanceof InvalidQueryError) return ApiError.invalidParam("query", err.message);
   if (err instanceof QueryTimeoutError) return new ApiError("timeout", err.message);

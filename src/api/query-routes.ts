@@ -3,7 +3,8 @@
  * product page's curl shape), /api/v1/format_query and /api/v1/query_exemplars. Parameters are
  * checked in the order Prometheus checks them, so the first error reported is the same.
  */
-import { ParseError } from "../promql/errors.js";
+import type { Release } from "../exec/admission.js";
+import { ParseError, QueryTimeoutError } from "../promql/errors.js";
 import { parseExpr } from "../promql/parser/index.js";
 import { formatExpr } from "../promql/printer.js";
 import type { QueryResult, QueryValue } from "../promql/value.js";
@@ -92,19 +93,28 @@ async function runQuery(
   times: QueryTimes,
   signal: AbortSignal,
 ): Promise<Reply> {
+  const arrived = Date.now();
   const opts = commonOptions(p);
   const query = param(p, "query");
+  // The timeout covers the whole answer: waiting for admission, evaluation and encoding.
+  const deadline = arrived + Math.min(opts.timeoutMs ?? ctx.limits.queryTimeoutMs, ctx.limits.queryTimeoutMs);
   const stopTimer = ctx.metrics.queryDuration.startTimer({ kind: times.kind });
-  ctx.metrics.activeQueries.inc();
   let result: QueryResult;
+  let release: Release | undefined;
   try {
-    result = await ctx.backend.query(projectId, { query, ...times, ...opts, signal });
+    release = await ctx.admission.acquire(projectId, deadline, signal);
+    ctx.metrics.activeQueries.inc();
+    result = await ctx.backend.query(projectId, { query, ...times, ...opts, deadline, signal });
   } catch (err) {
     throw queryError(err);
   } finally {
-    ctx.metrics.activeQueries.dec();
+    if (release) {
+      release();
+      ctx.metrics.activeQueries.dec();
+    }
     stopTimer();
   }
+  if (Date.now() > deadline) throw queryError(new QueryTimeoutError("query timed out in result encoding"));
   ctx.metrics.querySamples.inc(result.samplesRead);
   const warnings = capAnnotations(result.warnings, "warning");
   let value = result.value;

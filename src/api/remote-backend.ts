@@ -52,7 +52,11 @@ export class RemoteBackend implements QueryBackend {
       params.set("end", seconds(req.end));
       params.set("step", seconds(req.step));
     }
-    const timeoutMs = Math.min(req.timeoutMs ?? this.queryTimeoutMs, this.queryTimeoutMs);
+    // What is left of the request's time after it waited for admission.
+    const timeoutMs = Math.max(
+      1,
+      Math.min(req.timeoutMs ?? this.queryTimeoutMs, this.queryTimeoutMs, req.deadline - Date.now()),
+    );
     params.set("timeout", seconds(timeoutMs));
     if (req.lookbackDeltaMs !== undefined) {
       // Prometheus 3's name, and VictoriaMetrics's; older engines use their own setting.
@@ -60,12 +64,13 @@ export class RemoteBackend implements QueryBackend {
       params.set("max_lookback", seconds(req.lookbackDeltaMs));
     }
     const path = req.kind === "instant" ? "/api/v1/query" : "/api/v1/query_range";
-    // A little longer than the engine's own deadline, so its timeout error is what we pass on.
+    // A little longer than the engine's own deadline, so its timeout error is what we pass on,
+    // but short enough that no answer comes more than a second after the request's timeout.
     const answer = await this.client.call(path, params, {
       post: true,
       tenant: projectId,
       signal: req.signal,
-      timeoutMs: timeoutMs + 5_000,
+      timeoutMs: timeoutMs + 750,
     });
     return {
       value: decodeQueryData(answer.data),

@@ -15,7 +15,10 @@ import Fastify, {
 import { type TokenRepository, TokenStoreUnavailableError } from "../auth/pg/repository.js";
 import { RateLimiter } from "../auth/rate-limit.js";
 import type { TokenInfo } from "../auth/tokens.js";
-import { type EngineOptions, newEngine } from "../promql/engine.js";
+import { FairAdmission } from "../exec/admission.js";
+import { QueryPool } from "../exec/query-pool.js";
+import type { QueryRunner } from "../exec/runner.js";
+import type { EngineOptions } from "../promql/engine.js";
 import type { Appendable, Queryable } from "../storage/index.js";
 import {
   createIngestToken,
@@ -60,6 +63,12 @@ export interface ApiServerOptions {
   storage?: Queryable;
   /** Answers queries instead of `storage` (remote storage mode). */
   backend?: QueryBackend;
+  /** Runs `storage`'s queries; by default the server starts its own pool of worker threads. */
+  queryRunner?: QueryRunner;
+  /** Worker threads of that pool (default: the machine's cores, at least 2). */
+  queryWorkers?: number;
+  /** Heap budget of one query in that pool, MiB (default 1024). */
+  queryMaxMemoryMb?: number;
   /** Where remote-write stores samples; without it /api/v1/write is not served. */
   writable?: Appendable;
   tokens: TokenRepository;
@@ -135,17 +144,27 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...o.limits };
   const metrics = o.metrics ?? new SelfMetrics();
   const now = o.now ?? Date.now;
-  const backend =
-    o.backend ??
-    (o.storage
-      ? new EmbeddedBackend(
-          o.storage,
-          newEngine({ ...o.engine, timeoutMs: limits.queryTimeoutMs, maxSamples: limits.maxSamples }),
-        )
-      : undefined);
+  // Our own pool when the caller gave none: closed with the server.
+  const ownRunner =
+    !o.backend && o.storage && !o.queryRunner
+      ? new QueryPool({
+          workers: o.queryWorkers,
+          maxMemoryMb: o.queryMaxMemoryMb,
+          engine: { ...o.engine, timeoutMs: limits.queryTimeoutMs, maxSamples: limits.maxSamples },
+        })
+      : undefined;
+  const runner = o.queryRunner ?? ownRunner;
+  const backend = o.backend ?? (o.storage && runner ? new EmbeddedBackend(o.storage, runner) : undefined);
   if (!backend) throw new TypeError("buildApiServer needs storage or a backend");
+  const slots = o.backend ? 16 : (runner?.workers ?? 1);
+  const admission = new FairAdmission({
+    maxConcurrent: limits.queryConcurrency || slots,
+    perKey: limits.queryConcurrencyPerProject || (o.backend ? 4 : Math.max(1, slots - 1)),
+    maxQueuedPerKey: limits.queryQueuePerProject,
+  });
   const ctx: ApiContext = {
     backend,
+    admission,
     tokens: o.tokens,
     ingestTokens: o.ingestTokens,
     adminKey: o.adminKey,
@@ -198,6 +217,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     zlibOptions: { level: 1 },
     syncThreshold: 256 * 1024,
   });
+
+  if (ownRunner) app.addHook("onClose", () => ownRunner.close());
 
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_LIMITS } from "../api/context.js";
+import { DEFAULT_QUERY_MEMORY_MB } from "../exec/query-pool.js";
 import { formatDurationMs, parseDurationMs } from "../config/duration.js";
 import { displayUrl } from "../remote/sender/index.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
@@ -104,6 +105,11 @@ interface ServeFlags extends StoreFlags {
   queryMaxSamples: number;
   queryMaxSeries: number;
   queryMaxPoints: number;
+  queryWorkers: number;
+  queryMaxMemory: number;
+  queryConcurrency: number;
+  queryConcurrencyPerProject: number;
+  queryQueuePerProject: number;
   maxBodySize: number;
   rateLimit: number;
   rateLimitBurst: number;
@@ -276,6 +282,39 @@ function serveOptions(cmd: Command): Command {
         .env("MIM_QUERY_MAX_POINTS")
         .argParser(count)
         .default(L.maxPointsPerSeries),
+    )
+    .addOption(
+      new Option("--query-workers <n>", "worker threads that evaluate queries (0 = one per core, at least 2)")
+        .env("MIM_QUERY_WORKERS")
+        .argParser(count)
+        .default(0),
+    )
+    .addOption(
+      new Option("--query-max-memory <size>", "heap budget of one query (its worker's); past it the query fails")
+        .env("MIM_QUERY_MAX_MEMORY")
+        .argParser(byteSize)
+        .default(DEFAULT_QUERY_MEMORY_MB * 1024 ** 2, "1GiB"),
+    )
+    .addOption(
+      new Option("--query-concurrency <n>", "queries running at once over all projects (0 = the query workers)")
+        .env("MIM_QUERY_CONCURRENCY")
+        .argParser(count)
+        .default(L.queryConcurrency),
+    )
+    .addOption(
+      new Option(
+        "--query-concurrency-per-project <n>",
+        "queries of one project running at once (0 = one less than the workers, at least 1)",
+      )
+        .env("MIM_QUERY_CONCURRENCY_PER_PROJECT")
+        .argParser(count)
+        .default(L.queryConcurrencyPerProject),
+    )
+    .addOption(
+      new Option("--query-queue-per-project <n>", "queries of one project waiting to run; beyond it, 429")
+        .env("MIM_QUERY_QUEUE_PER_PROJECT")
+        .argParser(count)
+        .default(L.queryQueuePerProject),
     )
     .addOption(
       new Option("--max-body-size <size>", "largest request body")
@@ -502,7 +541,12 @@ serveOptions(
       remoteWriteMaxBodyBytes: DEFAULT_LIMITS.remoteWriteMaxBodyBytes,
       remoteWriteMaxDecompressedBytes: DEFAULT_LIMITS.remoteWriteMaxDecompressedBytes,
       remoteWriteSamplesPerSecond: flags.remoteWriteRate,
+      queryConcurrency: flags.queryConcurrency,
+      queryConcurrencyPerProject: flags.queryConcurrencyPerProject,
+      queryQueuePerProject: flags.queryQueuePerProject,
     },
+    queryWorkers: flags.queryWorkers || undefined,
+    queryMaxMemoryMb: Math.max(16, Math.round(flags.queryMaxMemory / 1024 ** 2)),
   });
   const say = (m: string) => process.stderr.write(`${m}\n`);
   if (service.db) {

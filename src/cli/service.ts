@@ -20,6 +20,7 @@ import { type AdminKey, loadOrCreateAdminKey } from "../auth/admin-key.js";
 import { openMetaDb } from "../auth/meta-db.js";
 import { openTokenRepositories } from "../auth/pg/open.js";
 import type { TokenRepository } from "../auth/pg/repository.js";
+import { QueryPool } from "../exec/query-pool.js";
 import {
   type Gateway,
   type GatewayConfig,
@@ -28,12 +29,11 @@ import {
   startGateway,
 } from "../gateway/index.js";
 import { loadScrapeConfig, type ScrapeConfig, type Scraper, startScraper } from "../ingest/scrape/index.js";
-import { newEngine } from "../promql/engine.js";
 import { EngineClient } from "../remote/read/client.js";
 import { decodeQueryData } from "../remote/read/decode.js";
 import { RemoteWriteStorage } from "../remote/sender/index.js";
 import { builtinRuleGroups } from "../rules/builtin.js";
-import { localRules, RuleManager, type RuleManagerOptions } from "../rules/manager.js";
+import { RuleManager, type RuleManagerOptions, type RuleQuery } from "../rules/manager.js";
 import { loadRuleFile, type RuleGroup } from "../rules/rule-file.js";
 import { type SimFleet, startSimFleet } from "../sim/fleet.js";
 import type { RunningLoad } from "../sim/load.js";
@@ -77,6 +77,10 @@ export interface ServiceConfig {
   maxDiskBytes: number;
   lookbackDeltaMs: number;
   limits: ApiLimits;
+  /** Worker threads evaluating queries (default: one per core, at least 2). */
+  queryWorkers?: number;
+  /** Heap budget of one query, MiB (default 1024). */
+  queryMaxMemoryMb?: number;
   logLevel: string;
   /** MIM_ADMIN_KEY, if set. */
   adminKeyFromEnv?: string;
@@ -147,6 +151,8 @@ function loopbackUrl(address: string, host: string): string {
 
 interface OpenedStorage {
   db?: Tsdb;
+  /** Evaluates the embedded store's queries (API and rules). */
+  pool?: QueryPool;
   remote?: RemoteWriteStorage;
   backend?: QueryBackend;
   appendable: Appendable;
@@ -176,12 +182,34 @@ function openStorage(cfg: ServiceConfig, dataDir: string, logger: pino.Logger): 
       maxDiskBytes: cfg.maxDiskBytes,
       log: (m) => logger.info({ component: "tsdb" }, m),
     });
-    const engine = newEngine({
-      lookbackDeltaMs: cfg.lookbackDeltaMs,
-      timeoutMs: cfg.limits.queryTimeoutMs,
-      maxSamples: cfg.limits.maxSamples,
+    // One pool of query workers for the API and the rules: no query runs on this thread.
+    const pool = new QueryPool({
+      workers: cfg.queryWorkers,
+      maxMemoryMb: cfg.queryMaxMemoryMb,
+      engine: {
+        lookbackDeltaMs: cfg.lookbackDeltaMs,
+        timeoutMs: cfg.limits.queryTimeoutMs,
+        maxSamples: cfg.limits.maxSamples,
+      },
+      log: (m) => logger.error({ component: "query-pool" }, m),
     });
-    return { db, appendable: db, rules: localRules(engine, db), close: () => db.close() };
+    // Rules read across projects, so they get the whole store.
+    const query: RuleQuery = async (expr, t, signal) => {
+      const deadline = Date.now() + cfg.limits.queryTimeoutMs;
+      return (
+        await pool.run({ kind: "instant", query: expr, start: t, end: t, step: 0, deadline, signal }, db)
+      ).value;
+    };
+    return {
+      db,
+      pool,
+      appendable: db,
+      rules: { query, appendable: db },
+      close: async () => {
+        await pool.close();
+        db.close();
+      },
+    };
   }
   const tenantPerProject = isTenantPerProject(r);
   const client = new EngineClient({
@@ -299,7 +327,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     if (remote) metrics.watchRemoteWrite(() => remote.status());
     const app = await buildApiServer({
       metrics,
-      ...(storage.db ? { storage: storage.db } : { backend: storage.backend }),
+      ...(storage.db ? { storage: storage.db, queryRunner: storage.pool } : { backend: storage.backend }),
       writable: storage.appendable,
       tokens,
       ingestTokens,

@@ -65,6 +65,7 @@ const instant = (query: string, t = 1_700_000_000_500) => ({
   start: t,
   end: t,
   step: 0,
+  deadline: Date.now() + 3_600_000,
   signal,
 });
 
