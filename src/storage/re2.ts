@@ -1,4 +1,10 @@
 /**
+ * User regexes (label matchers, label_replace) with RE2 syntax and semantics in linear time:
+ * compileRe2 validates a pattern with the Go parser port below (Go's messages) and matches it with
+ * re2js, a port of Go's regexp that never backtracks (`(.*){1000}x`, `(a+)+b` stay linear), with
+ * prefix / suffix / substring fast paths for glob-like patterns. The JS translation below
+ * (translateRe2) remains for the promqltest script format, whose regexes are not user input.
+ *
  * RE2 → JavaScript regex translation, so that label matchers accept exactly what Prometheus accepts.
  *
  * Prometheus parses a matcher's regex with Go's regexp/syntax (RE2 syntax, Perl flags, `.` matching
@@ -22,6 +28,8 @@
  * Known drift: Unicode tables are Node's (newer than Go's), so properties and case folding of recently
  * added characters may differ. (Greediness never changes what a fully anchored match accepts.)
  */
+
+import { RE2JS } from "re2js";
 
 export type Re2Translation = { source: string; flags: string };
 
@@ -277,6 +285,10 @@ class Re2Parser {
   private pos = 0;
   private flags: Flags = { i: false, m: false, s: true, U: false };
   private readonly open: Frame[] = [];
+  /** Each capturing group's name (undefined if unnamed), in Go's numbering from group 1. */
+  readonly captureNames: Array<string | undefined> = [];
+  /** [start, end, text]: where re2js reads the pattern differently from Go (see compileRe2). */
+  readonly edits: Array<[number, number, string]> = [];
   private frame: Frame = { flags: this.flags, capture: false, branches: [], items: [] };
 
   constructor(private readonly re: string) {}
@@ -335,7 +347,8 @@ class Re2Parser {
     );
   }
 
-  private openGroup(capture: boolean, next: number): void {
+  private openGroup(capture: boolean, next: number, name?: string): void {
+    if (capture) this.captureNames.push(name);
     this.open.push(this.frame);
     this.frame = { flags: { ...this.flags }, capture, branches: [], items: [] };
     this.pos = next;
@@ -365,7 +378,10 @@ class Re2Parser {
       if (end < 0) throw new Re2SyntaxError(BAD_NAME, re.slice(start));
       if (!/^\w+$/.test(re.slice(nameAt, end))) throw new Re2SyntaxError(BAD_NAME, re.slice(start, end + 1));
       // Go allows names JS does not (`1x`, duplicates): a plain capturing group numbers the same.
-      this.openGroup(true, end + 1);
+      // re2js rejects a duplicate name, which Go accepts: it gets an unnamed group there.
+      const name = re.slice(nameAt, end);
+      if (this.captureNames.includes(name)) this.edits.push([start, end + 1, "("]);
+      this.openGroup(true, end + 1, name);
       return;
     }
     const flags = { ...this.flags };
@@ -449,7 +465,7 @@ class Re2Parser {
       this.pos = end < 0 ? re.length : end + 2;
     } else if (re[start + 1] === "p" || re[start + 1] === "P" || perl) {
       const set = new CharSet(this.flags.i);
-      const next = perl ? start + 2 : this.parseUnicodeClass(start, set);
+      const next = perl ? start + 2 : this.parseUnicodeClass(start, set, false);
       if (perl) set.addGroup(...perl);
       this.push(leaf(set.source(false)), next);
     } else this.literal(...this.parseEscape(start));
@@ -496,7 +512,7 @@ class Re2Parser {
   }
 
   /** Go's parseUnicodeClass: \pL, \p{Greek}, \P{Lu}, \p{^Lu} at `start` → next index. */
-  private parseUnicodeClass(start: number, set: CharSet): number {
+  private parseUnicodeClass(start: number, set: CharSet, inClass: boolean): number {
     const re = this.re;
     const braced = re[start + 2] === "{";
     let end = braced ? re.indexOf("}", start) + 1 : start + 2; // one-letter name (or none at the end)
@@ -508,6 +524,12 @@ class Re2Parser {
     const table = unicodeTable(name);
     if (!table) throw new Re2SyntaxError(BAD_RANGE, re.slice(start, end));
     set.addUnicode(table, negate);
+    // re2js's C also has the unassigned code points (Cn), Go's does not: spell Go's table out.
+    if (name === "C") {
+      const ranges = goOtherRanges();
+      const body = (negate ? complement(ranges) : ranges).map(re2Range).join("");
+      this.edits.push([start, end, inClass ? body : `[${body}]`]);
+    }
     return end;
   }
 
@@ -529,6 +551,8 @@ class Re2Parser {
     for (let first = true; i >= re.length || re[i] !== "]" || first; first = false) {
       const posixEnd = re.startsWith("[:", i) && i + 2 < re.length ? re.indexOf(":]", i + 2) : -1;
       const perl = PERL_CLASSES.get(re.slice(i, i + 2));
+      // Go looks for the `:]` of `[:name:]` after the `[:`, re2js from the `:`: in `[[:]` it is a `[`.
+      if (posixEnd < 0 && re.startsWith("[:]", i)) this.edits.push([i, i + 1, "\\["]);
       if (posixEnd >= 0) {
         const name = re.slice(i, posixEnd + 2);
         const table = POSIX_CLASSES.get(name.slice(name[2] === "^" ? 3 : 2, -2));
@@ -536,7 +560,7 @@ class Re2Parser {
         set.addGroup(table, name[2] === "^");
         i = posixEnd + 2;
       } else if (re[i] === "\\" && (re[i + 1] === "p" || re[i + 1] === "P"))
-        i = this.parseUnicodeClass(i, set);
+        i = this.parseUnicodeClass(i, set, true);
       else if (perl) {
         set.addGroup(...perl);
         i += 2;
@@ -576,4 +600,157 @@ export function translateRe2(pattern: string): Re2Translation {
     } catch {}
   }
   return { source: new Re2Parser(pattern).parse(), flags: "su" };
+}
+
+/** Go's \pC (Cc, Cf, Co, Cs) as ranges, from Node's tables (brute force once, cached). */
+const goOtherRanges = (): Range[] => tableRanges("\\p{Cc}\\p{Cf}\\p{Co}\\p{Cs}", false);
+const re2Range = ([lo, hi]: Range): string =>
+  lo === hi ? `\\x{${lo.toString(16)}}` : `\\x{${lo.toString(16)}}-\\x{${hi.toString(16)}}`;
+
+/** A full match's groups: [0] the whole input, then each group's text or undefined if it took no part. */
+export type Re2Match = Array<string | undefined> & { groups: Record<string, string | undefined> };
+
+type Wildcard = "" | "*" | "+"; // nothing, `.*`, `.+`
+/** Literals with the wildcard before each and after the last: gaps.length === literals.length + 1. */
+type Glob = { literals: string[]; gaps: Wildcard[] };
+
+/**
+ * A glob's test. Each literal is placed leftmost after the previous one (with a unit between after
+ * `.+`), which leaves the most room for the rest; an anchored first (last) literal is a prefix
+ * (suffix). Literals are well-formed UTF-16, so every cut is between code points, and a gap of one
+ * unit or more holds the one code point `.+` needs.
+ */
+function globTest({ literals, gaps }: Glob): (s: string) => boolean {
+  const k = literals.length;
+  if (k === 0) return gaps[0] === "*" ? () => true : gaps[0] === "+" ? (s) => s.length > 0 : (s) => s === "";
+  const min = (w: Wildcard) => (w === "+" ? 1 : 0);
+  if (k === 1 && gaps[0] === "" && gaps[1] === "") return (s) => s === literals[0];
+  return (s) => {
+    let pos = 0; // end of the literals placed so far
+    let i = 0;
+    if (gaps[0] === "") {
+      if (!s.startsWith(literals[0])) return false;
+      pos = literals[0].length;
+      i = 1;
+    }
+    const floating = gaps[k] === "" ? k - 1 : k;
+    for (; i < floating; i++) {
+      const at = s.indexOf(literals[i], pos + min(gaps[i]));
+      if (at < 0) return false;
+      pos = at + literals[i].length;
+    }
+    if (gaps[k] !== "") return s.length >= pos + min(gaps[k]);
+    const last = literals[k - 1];
+    return s.length - last.length >= pos + min(gaps[k - 1]) && s.endsWith(last);
+  };
+}
+
+/**
+ * The everyday shapes matched without a regex engine: an alternation (optionally in one group) of
+ * globs, literals joined by `.*` or `.+` (`llama.*|mistral-7b|gpt-.*-turbo`, `.*foo.*`, `(a|b)`).
+ * `.` matches every code point (Prometheus's (?s)), so these are prefix, suffix and substring tests.
+ * Undefined for anything else (classes, other quantifiers, flags, `.` alone, adjacent wildcards).
+ */
+function literalShape(pattern: string): ((s: string) => boolean) | undefined {
+  const group = /^\((?:\?:)?(.*)\)$/s.exec(pattern);
+  const body = group ? group[1] : pattern;
+  const globs: Glob[] = [];
+  let glob: Glob = { literals: [], gaps: [""] };
+  let literal: string | undefined; // the literal being read, if any
+  const endLiteral = () => {
+    if (literal === undefined) return;
+    glob.literals.push(literal);
+    glob.gaps.push("");
+    literal = undefined;
+  };
+  for (let i = 0; i <= body.length; i++) {
+    const ch = body[i];
+    if (ch === undefined || ch === "|") {
+      endLiteral();
+      globs.push(glob);
+      glob = { literals: [], gaps: [""] };
+    } else if (ch === "." && (body[i + 1] === "*" || body[i + 1] === "+")) {
+      endLiteral();
+      if (glob.gaps[glob.gaps.length - 1] !== "") return undefined; // `.*.*`, `.+.+`
+      glob.gaps[glob.gaps.length - 1] = body[++i] as Wildcard;
+    } else if (ch === "\\") {
+      // Escaped ASCII punctuation is itself.
+      const c = body.charCodeAt(i + 1);
+      if (!(c > 0x20 && c < 0x7f && !isAlnum(c))) return undefined;
+      literal = (literal ?? "") + body[++i];
+    } else if ("^$.*+?()[]{}".includes(ch)) return undefined;
+    else literal = (literal ?? "") + ch;
+  }
+  const plain = globs.every((g) => g.literals.length === 1 && g.gaps.every((w) => w === ""));
+  if (plain) {
+    const set = new Set(globs.map((g) => g.literals[0]));
+    return (s) => set.has(s);
+  }
+  const tests = globs.map(globTest);
+  if (tests.length === 1) return tests[0];
+  return (s) => tests.some((t) => t(s));
+}
+
+/**
+ * A Prometheus regex compiled for linear-time matching with re2js (a port of Go's regexp: RE2
+ * semantics, no backtracking, time linear in the input for any pattern). Go's parser port above
+ * validates it first, so invalid patterns fail with Go's messages, and tells where re2js reads the
+ * pattern differently from Go (Go's `\pC`, `[[:]`, duplicate group names), which is rewritten.
+ * Matching is fully anchored with `.` matching `\n`, as Prometheus's `^(?s:RE)$`.
+ */
+export class Re2Regex {
+  /** Whether `s` matches as a whole. */
+  readonly test: (s: string) => boolean;
+  private readonly re: RE2JS;
+  private readonly names: Array<string | undefined>;
+
+  constructor(readonly pattern: string) {
+    const surrogate = pattern.search(LONE_SURROGATE);
+    if (surrogate >= 0) throw new Re2SyntaxError("invalid UTF-8", pattern.slice(surrogate));
+    const parser = new Re2Parser(pattern);
+    parser.parse();
+    let source = "";
+    let at = 0;
+    for (const [start, end, text] of parser.edits) {
+      source += pattern.slice(at, start) + text;
+      at = end;
+    }
+    source += pattern.slice(at);
+    this.names = parser.captureNames;
+    // No wrapping in ^(?s:...)$ (a trailing \Q would take the `)$` literally): the DOTALL flag and
+    // full matches (testExact, Matcher.matches) mean the same.
+    try {
+      this.re = RE2JS.compile(source, RE2JS.DOTALL);
+    } catch (err) {
+      // Go accepts what re2js may still reject: programs of 1.4M to 3.4M instructions (re2js's
+      // size limit is lower). Reported as Go reports its own limit.
+      const code = /^error parsing regexp: ([^:`]+)/.exec((err as Error).message)?.[1];
+      if (code) throw new Re2SyntaxError(code, pattern);
+      throw err;
+    }
+    const re = this.re;
+    this.test = literalShape(pattern) ?? ((s) => re.testExact(s));
+  }
+
+  /** The groups of a full match of `s` (Go's leftmost-first submatches), or null. */
+  exec(s: string): Re2Match | null {
+    if (!this.re.testExact(s)) return null;
+    const m = this.re.matcher(s);
+    if (!m.matches()) return null;
+    const out = [s] as Re2Match;
+    out.groups = Object.create(null);
+    for (let i = 1; i <= this.names.length; i++) {
+      const text = m.group(i) ?? undefined;
+      out.push(text);
+      // Go's Expand takes the first group of that name that took part in the match.
+      const name = this.names[i - 1];
+      if (name !== undefined && out.groups[name] === undefined) out.groups[name] = text;
+    }
+    return out;
+  }
+}
+
+/** Compiles a Prometheus (RE2) regex for linear-time full matches; throws Re2SyntaxError as Go would. */
+export function compileRe2(pattern: string): Re2Regex {
+  return new Re2Regex(pattern);
 }

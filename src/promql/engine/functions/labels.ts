@@ -1,64 +1,51 @@
 /** label_replace and label_join, after Prometheus's funcLabelReplace / funcLabelJoin. */
-import { translateRe2 } from "../../../storage/re2.js";
+import { compileRe2, type Re2Match, type Re2Regex } from "../../../storage/re2.js";
 import { ExecutionError } from "../../errors.js";
 
-/** Compiles a label_replace regex as Prometheus does: anchored, `.` matching newlines. */
-export function compileAnchored(regex: string): RegExp {
+/**
+ * Compiles a label_replace regex as Prometheus does: anchored, `.` matching newlines, RE2 syntax
+ * and semantics, matched by re2js in time linear in the label value (see storage/re2.ts).
+ */
+export function compileAnchored(regex: string): Re2Regex {
   try {
-    const { source, flags } = translateRe2(regex);
-    return new RegExp(`^(?:${source})$`, flags);
+    return compileRe2(regex);
   } catch (err) {
     throw new ExecutionError(`invalid regular expression in label_replace(): ${regex}`, { cause: err });
   }
 }
 
+// Go's extract(): a name is a run of Unicode letters, digits (Nd) and `_`, braced or not.
+const BARE_NAME = /[\p{L}\p{Nd}_]+/uy;
+const BRACED_NAME = /\{([\p{L}\p{Nd}_]+)\}/uy;
+
 /**
  * Go's regexp.Expand: `$1`, `${1}`, `$name`, `${name}` (the longest run of letters, digits and
- * `_` after `$` is the name, so `$1x` names group "1x"), `$$` for a dollar sign; unknown groups
- * expand to "".
+ * `_` after `$` is the name, so `$1x` names group "1x"), `$$` for a dollar sign; unknown groups and
+ * groups that took no part in the match expand to "". A name is a number only in ASCII digits without
+ * a leading zero (`$01` names group "01"), as in Go; a malformed reference stays as text.
  */
-export function expandTemplate(template: string, m: RegExpExecArray): string {
+export function expandTemplate(template: string, m: Re2Match): string {
   let out = "";
-  for (let i = 0; i < template.length; i++) {
-    const ch = template[i];
-    if (ch !== "$" || i + 1 >= template.length) {
-      out += ch;
-      continue;
-    }
-    const next = template[i + 1];
-    if (next === "$") {
+  let from = 0;
+  for (let i = template.indexOf("$"); i >= 0; i = template.indexOf("$", from)) {
+    out += template.slice(from, i);
+    if (template[i + 1] === "$") {
       out += "$";
-      i++;
+      from = i + 2;
       continue;
     }
-    let name: string;
-    let end: number;
-    if (next === "{") {
-      const close = template.indexOf("}", i + 2);
-      if (close < 0) {
-        out += ch;
-        continue;
-      }
-      name = template.slice(i + 2, close);
-      end = close;
-      if (!/^[A-Za-z0-9_]+$/.test(name)) {
-        out += ch;
-        continue;
-      }
-    } else {
-      const run = /^[A-Za-z0-9_]+/.exec(template.slice(i + 1));
-      if (!run) {
-        out += ch;
-        continue;
-      }
-      name = run[0];
-      end = i + name.length;
+    const re = template[i + 1] === "{" ? BRACED_NAME : BARE_NAME;
+    re.lastIndex = i + 1;
+    const found = re.exec(template);
+    if (!found) {
+      out += "$";
+      from = i + 1;
+      continue;
     }
-    i = end;
-    if (/^\d+$/.test(name)) {
-      const n = Number(name);
-      out += n < m.length ? (m[n] ?? "") : "";
-    } else out += m.groups?.[name] ?? "";
+    from = re.lastIndex;
+    const name = found[1] ?? found[0];
+    if (/^(?:0|[1-9]\d{0,8})$/.test(name)) out += m[Number(name)] ?? "";
+    else out += Object.hasOwn(m.groups, name) ? (m.groups[name] ?? "") : "";
   }
-  return out;
+  return out + template.slice(from);
 }
