@@ -120,6 +120,8 @@ export interface RunningService {
   adminKey: AdminKey;
   /** The embedded store (absent in remote mode). */
   db?: Tsdb;
+  /** The worker threads that evaluate the embedded store's queries (absent in remote mode). */
+  queryPool?: QueryPool;
   /** The remote-write queue (remote mode only). */
   remote?: RemoteWriteStorage;
   /** Where producers write: the embedded store, or the remote-write queue. */
@@ -348,6 +350,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
       url,
       adminKey,
       db: storage.db,
+      queryPool: storage.pool,
       remote: storage.remote,
       appendable: storage.appendable,
       tokens,
