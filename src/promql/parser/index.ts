@@ -8,11 +8,14 @@
  * moved to the operand they bind to in PromQL); finally checkAST's type checks run. All positions
  * are UTF-8 byte offsets, as in Prometheus.
  *
- * Known gaps: lezer stops reducing left-associative chains after a few hundred operators
- * (`a + a + …`), so such queries get a syntax error; syntax errors outside label matchers,
+ * Queries with more than MAX_EXPRESSION_DEPTH operators and nested parentheses are refused from
+ * the tokens, before anything else (limits.ts); within it every step may recurse on the tree.
+ *
+ * Known gaps: syntax errors outside label matchers,
  * grouping labels, `@`, `offset` and `[…]` are reported as "unexpected <token>" without
  * Prometheus's context suffix; `offset` cannot be a metric name.
  */
+import type { Tree } from "@lezer/common";
 import { parser } from "@prometheus-io/lezer-promql";
 import type { Expr, VectorSelector } from "../ast.js";
 import { ParseError } from "../errors.js";
@@ -23,15 +26,20 @@ import { convertExpr } from "./convert.js";
 import { scanDurations } from "./durations.js";
 import { firstError, type PendingError, range } from "./errors.js";
 import { lex } from "./lexer.js";
+import { checkExpressionSize, MAX_EXPRESSION_DEPTH } from "./limits.js";
 import { byteOffsets, mapPositions, mapRange } from "./positions.js";
 import { syntaxError } from "./syntax-errors.js";
 import { type Item, Tok } from "./tokens.js";
+
+export { checkExpressionSize, MAX_EXPRESSION_DEPTH, PAREN_DEPTH_WEIGHT } from "./limits.js";
 
 export interface ParseOptions {
   /** Functions and aggregations marked experimental (Prometheus's promql-experimental-functions). Default true. */
   readonly experimentalFunctions?: boolean;
   /** Arithmetic in ranges, steps and offsets (Prometheus's promql-duration-expr). Default true. */
   readonly experimentalDurationExpr?: boolean;
+  /** Operators plus levels of nested parentheses allowed (default MAX_EXPRESSION_DEPTH). */
+  readonly maxExpressionDepth?: number;
 }
 
 /**
@@ -61,11 +69,31 @@ function maskUnknownFunctions(
  * the tokens.
  */
 function maskNumbers(tokens: readonly Item[], masks: Array<[number, number, string]>) {
-  const covered = (pos: number) => masks.some(([s, e]) => pos >= s && pos < e);
+  // The masks so far (duration expressions) do not overlap; tokens come in order of position.
+  const spans = masks.map(([s, e]) => [s, e] as const).sort((a, b) => a[0] - b[0]);
+  let k = 0;
   for (const tok of tokens) {
-    if ((tok.type === Tok.NUMBER || tok.type === Tok.DURATION) && !covered(tok.pos)) {
-      masks.push([tok.pos, tok.pos + tok.val.length, "1"]);
-    }
+    if (tok.type !== Tok.NUMBER && tok.type !== Tok.DURATION) continue;
+    while (k < spans.length && spans[k]![1] <= tok.pos) k++;
+    const covered = k < spans.length && spans[k]![0] <= tok.pos;
+    if (!covered) masks.push([tok.pos, tok.pos + tok.val.length, "1"]);
+  }
+}
+
+/**
+ * lezer's parse, without its guard against long left-associative chains: after 300 reductions
+ * over 2000+ characters from one start (`a + a + …` of a few hundred operators) it forces the
+ * parse out of the production, and the rest of the chain becomes a syntax error. The guard
+ * protects recursive walks from deep trees; here the depth is bounded by checkExpressionSize.
+ */
+function lezerParse(input: string): Tree {
+  const parse = parser.startParse(input) as ReturnType<typeof parser.startParse> & {
+    bigReductionCount?: number;
+  };
+  for (;;) {
+    if (parse.bigReductionCount !== undefined) parse.bigReductionCount = 0;
+    const tree = parse.advance();
+    if (tree) return tree;
   }
 }
 
@@ -86,14 +114,22 @@ function fail(query: string, message: string, pos: { start: number; end: number 
 
 /** Parses a PromQL expression; throws ParseError with Prometheus's message and position. */
 export function parseExpr(query: string, opts: ParseOptions = {}): Expr {
-  let expr = parseUnchecked(query, opts);
   try {
-    expr = checkExpr(expr, query);
+    let expr = parseUnchecked(query, opts);
+    try {
+      expr = checkExpr(expr, query);
+    } catch (err) {
+      if (err instanceof CheckFailure) fail(query, err.message, err.pos);
+      throw err;
+    }
+    return toByteOffsets(query, expr);
   } catch (err) {
-    if (err instanceof CheckFailure) fail(query, err.message, err.pos);
+    // Within MAX_EXPRESSION_DEPTH this needs a fraction of the default stack; should a caller's
+    // stack be smaller still, the query is refused rather than failing the request.
+    if (err instanceof RangeError && /call stack/i.test(err.message))
+      fail(query, "expression too deep to parse", range(0, query.length));
     throw err;
   }
-  return toByteOffsets(query, expr);
 }
 
 /**
@@ -119,6 +155,7 @@ function parseUnchecked(query: string, opts: ParseOptions): Expr {
   const tokens = lex(query);
   const last = tokens.at(-1)!;
   if (tokens.length === 1 && last.type === Tok.EOF) fail(query, "no expression found in input", range(0, 0));
+  checkExpressionSize(query, tokens, opts.maxExpressionDepth ?? MAX_EXPRESSION_DEPTH);
 
   // In Prometheus's order of discovery; on equal positions, earlier entries win.
   const errors: PendingError[] = [];
@@ -130,7 +167,7 @@ function parseUnchecked(query: string, opts: ParseOptions): Expr {
   maskNumbers(tokens, masks);
   maskUnknownFunctions(tokens, masks, errors);
 
-  const tree = parser.parse(applyMasks(query, masks));
+  const tree = lezerParse(applyMasks(query, masks));
   const ctx: ConvertContext = {
     query,
     tokens: new Map(tokens.map((t) => [t.pos, t])),
