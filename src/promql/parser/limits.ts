@@ -1,6 +1,6 @@
 /**
  * Size limits on a query's expression, checked on the lexer's tokens before anything else is
- * done with it (see docs/limits-promql.md).
+ * done with it (see docs/security.md, "PromQL expressions").
  *
  * The parser, the type checks, the printer and the evaluator all walk the syntax tree
  * recursively, and a flat chain `a + a + … + a` is as deep as it is long. Instead of walking it
