@@ -9,7 +9,7 @@
  * outgrows its heap budget dies alone and its query answers an error. A job waiting for a free
  * worker past its deadline answers "timed out in query queue" without having run.
  */
-import { availableParallelism } from "node:os";
+import { availableParallelism, setPriority } from "node:os";
 import { MessageChannel, Worker } from "node:worker_threads";
 import type { EngineOptions } from "../promql/engine.js";
 import {
@@ -40,8 +40,17 @@ export interface QueryPoolOptions {
   pageBounds?: PageBounds;
   /** How long past its deadline or cancellation a query may go on before its worker is ended. */
   graceMs?: number;
+  /**
+   * A query still running after this long (default 20 ms) gets its worker's scheduling priority lowered (Linux
+   * nice 10) until it ends, so short queries, this thread and ingest win the cores from it.
+   * 0 turns it off.
+   */
+  demoteAfterMs?: number;
   log?: (message: string) => void;
 }
+
+/** The nice value of a worker running a long query (CFS: ~1/10 of a normal thread's share). */
+const DEMOTED_NICE = 10;
 
 export interface PoolQuery {
   kind: "instant" | "range";
@@ -84,6 +93,8 @@ interface Slot {
   running: Running | null;
   /** The reason the worker is dying, if the owner ended it or it ran out of memory. */
   ending: Error | null;
+  /** Its priority is lowered (a long query); false again once restored. */
+  demoted: boolean;
 }
 
 interface Waiting {
@@ -99,6 +110,7 @@ export class QueryPool implements QueryRunner {
   private readonly size: number;
   private readonly memoryMb: number;
   private readonly graceMs: number;
+  private readonly demoteAfterMs: number;
   private readonly bounds: PageBounds;
   private nextId = 1;
   private closed = false;
@@ -109,6 +121,8 @@ export class QueryPool implements QueryRunner {
     killedCanceled: 0,
     outOfMemory: 0,
     replaced: 0,
+    /** Queries that ran long enough to have their worker's priority lowered. */
+    demoted: 0,
   };
 
   constructor(private readonly options: QueryPoolOptions = {}) {
@@ -116,6 +130,7 @@ export class QueryPool implements QueryRunner {
     this.memoryMb = options.maxMemoryMb ?? DEFAULT_QUERY_MEMORY_MB;
     this.graceMs = options.graceMs ?? 250;
     this.bounds = options.pageBounds ?? DEFAULT_PAGE_BOUNDS;
+    this.demoteAfterMs = options.demoteAfterMs ?? 20;
   }
 
   get workers(): number {
@@ -200,7 +215,7 @@ export class QueryPool implements QueryRunner {
 
   private spawn(): Slot {
     const { port1, port2 } = new MessageChannel();
-    const shared = new SharedArrayBuffer(8);
+    const shared = new SharedArrayBuffer(12);
     const init: WorkerInit = {
       entry: new URL("./query-worker.ts", import.meta.url).href,
       engine: this.options.engine ?? {},
@@ -223,6 +238,7 @@ export class QueryPool implements QueryRunner {
       data: new DataServer(this.bounds),
       running: null,
       ending: null,
+      demoted: false,
     };
     serveSyncCalls<DataRequest, DataReply>(port1, slot.shared.subarray(0, 1), (req) => slot.data.handle(req));
     worker.on("message", (outcome: JobOutcome) => this.finish(slot, outcome));
@@ -296,6 +312,8 @@ export class QueryPool implements QueryRunner {
       );
     };
     signal?.addEventListener("abort", onAbort, { once: true });
+    const demoteTimer =
+      this.demoteAfterMs > 0 ? setTimeout(() => this.prioritize(slot, true), this.demoteAfterMs) : undefined;
     slot.running = {
       job,
       queryable,
@@ -305,6 +323,8 @@ export class QueryPool implements QueryRunner {
       cleanup: () => {
         clearTimeout(deadlineTimer);
         clearTimeout(cancelTimer);
+        clearTimeout(demoteTimer);
+        if (slot.demoted) this.prioritize(slot, false);
         signal?.removeEventListener("abort", onAbort);
       },
     };
@@ -323,6 +343,25 @@ export class QueryPool implements QueryRunner {
     if (outcome.ok) r.resolve(outcome.result);
     else r.reject(fromWire(outcome.error));
     this.release(slot);
+  }
+
+  /**
+   * Lowers or restores a worker thread's priority. Raising it back needs CAP_SYS_NICE (root, or
+   * RLIMIT_NICE) on Linux; where that is refused the worker is retired once its query ends, so no
+   * later query inherits a low priority.
+   */
+  private prioritize(slot: Slot, demote: boolean): void {
+    const tid = Atomics.load(slot.shared, 2);
+    if (tid <= 0 || slot.ending !== null) return;
+    try {
+      setPriority(tid, demote ? DEMOTED_NICE : 0);
+      slot.demoted = demote;
+      if (demote) this.stats.demoted++;
+    } catch {
+      if (demote) return;
+      slot.ending = new QueryCanceledError("query worker retired");
+      void slot.worker.terminate();
+    }
   }
 
   /** A free worker takes the oldest waiting query, or goes idle. */

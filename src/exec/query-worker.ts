@@ -4,6 +4,7 @@
  * owner can end this thread at any moment (deadline, memory budget); nothing here holds state
  * that outlives a query.
  */
+import { readFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { newEngine } from "../promql/engine.js";
 import { ParseError } from "../promql/errors.js";
@@ -14,6 +15,12 @@ import { SyncCaller } from "./sync-call.js";
 
 const init = workerData as WorkerInit;
 const shared = new Int32Array(init.shared);
+// This thread's kernel id, so the owner can lower the priority of a long-running query (Linux).
+try {
+  Atomics.store(shared, 2, Number(readFileSync("/proc/thread-self/stat", "latin1").split(" ", 1)[0]));
+} catch {
+  // No /proc: every query keeps the normal priority.
+}
 const caller = new SyncCaller<DataRequest, DataReply>(init.port, shared.subarray(0, 1));
 const engine = newEngine(init.engine);
 const port = parentPort;

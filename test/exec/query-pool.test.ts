@@ -5,6 +5,7 @@
  * cancelled one is ended, one over its heap budget dies alone — with the pool usable afterwards.
  */
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { QueryPool } from "../../src/exec/query-pool.js";
 import { newEngine } from "../../src/promql/engine.js";
@@ -172,5 +173,26 @@ describe("query pool", () => {
     const err = await p.catch((e) => e);
     assert.ok(err instanceof QueryCanceledError, String(err));
     assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+  });
+
+  it("lowers a long query's worker priority while it runs, and restores it after", async (t) => {
+    if (process.platform !== "linux") return t.skip("thread priorities are read from /proc");
+    /** Nice values of this process's threads (field 19 of /proc/self/task/<tid>/stat). */
+    const nices = () =>
+      readdirSync("/proc/self/task").map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "latin1");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+      });
+    const demoted = pool.stats.demoted;
+    const run = pool
+      .run({ kind: "instant", query: SLOW, start: END, end: END, step: 0, deadline: Date.now() + 1_500 }, db)
+      .catch((e) => e);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(nices().includes(10), `thread nice values: ${nices()}`);
+    assert.ok(pool.stats.demoted > demoted);
+    assert.ok((await run) instanceof QueryTimeoutError);
+    // Restored (root may raise it back) or the worker retired and replaced: no thread stays low.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!nices().includes(10), `thread nice values after: ${nices()}`);
   });
 });
