@@ -110,7 +110,7 @@ export class QueryPool implements QueryRunner {
   private readonly size: number;
   private readonly memoryMb: number;
   private readonly graceMs: number;
-  private readonly demoteAfterMs: number;
+  private demoteAfterMs: number;
   private readonly bounds: PageBounds;
   private nextId = 1;
   private closed = false;
@@ -348,7 +348,7 @@ export class QueryPool implements QueryRunner {
   /**
    * Lowers or restores a worker thread's priority. Raising it back needs CAP_SYS_NICE (root, or
    * RLIMIT_NICE) on Linux; where that is refused the worker is retired once its query ends, so no
-   * later query inherits a low priority.
+   * later query inherits a low priority, and the pool stops demoting.
    */
   private prioritize(slot: Slot, demote: boolean): void {
     const tid = Atomics.load(slot.shared, 2);
@@ -359,6 +359,9 @@ export class QueryPool implements QueryRunner {
       if (demote) this.stats.demoted++;
     } catch {
       if (demote) return;
+      // Not permitted here: retire this worker, and demote no more (a retired worker per long
+      // query would cost more than the priority gains).
+      this.demoteAfterMs = 0;
       slot.ending = new QueryCanceledError("query worker retired");
       void slot.worker.terminate();
     }
