@@ -42,7 +42,7 @@ export class SelfMetrics {
   });
   readonly rateLimited = new Counter({
     name: "mim_rate_limited_requests_total",
-    help: "Requests refused by the per-token rate limit.",
+    help: "Requests refused by a rate limit: per token, per project, failed authentications per address, token minting, the live-token cap.",
     registers: [this.registry],
   });
 
