@@ -8,8 +8,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_LIMITS } from "../api/context.js";
-import { DEFAULT_QUERY_MEMORY_MB } from "../exec/query-pool.js";
 import { formatDurationMs, parseDurationMs } from "../config/duration.js";
+import { DEFAULT_QUERY_MEMORY_MB } from "../exec/query-pool.js";
 import { displayUrl } from "../remote/sender/index.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
@@ -290,13 +290,19 @@ function serveOptions(cmd: Command): Command {
         .default(0),
     )
     .addOption(
-      new Option("--query-max-memory <size>", "heap budget of one query (its worker's); past it the query fails")
+      new Option(
+        "--query-max-memory <size>",
+        "heap budget of one query (its worker's); past it the query fails",
+      )
         .env("MIM_QUERY_MAX_MEMORY")
         .argParser(byteSize)
         .default(DEFAULT_QUERY_MEMORY_MB * 1024 ** 2, "1GiB"),
     )
     .addOption(
-      new Option("--query-concurrency <n>", "queries running at once over all projects (0 = the query workers)")
+      new Option(
+        "--query-concurrency <n>",
+        "queries running at once over all projects (0 = the query workers)",
+      )
         .env("MIM_QUERY_CONCURRENCY")
         .argParser(count)
         .default(L.queryConcurrency),
