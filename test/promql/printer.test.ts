@@ -4,7 +4,7 @@
  * trip of every `eval` query in the shared Prometheus test scripts.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
@@ -602,10 +602,14 @@ describe("formatExpr/parseExpr round trip", () => {
     );
   });
 
-  const dir = join(import.meta.dirname, "../../../shared/promql-testdata");
+  const dir = process.env.PROMQL_TESTDATA ?? join(import.meta.dirname, "../../../shared/promql-testdata");
   const EVAL =
     /^eval(?:_(fail|warn|ordered|info))?\s+(?:instant\s+(?:at\s+\S+)?|range\s+from\s+\S+\s+to\s+\S+\s+step\s+\S+)\s+(.+)$/;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".test"))) {
+  // A plain clone has no ../shared beside it: the generated trees above still run.
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".test")) : [];
+  if (files.length === 0)
+    test("every eval query of Prometheus's test suite", { skip: `no test suite at ${dir}` });
+  for (const file of files) {
     test(`every eval query of ${file}`, () => {
       const lines = readFileSync(join(dir, file), "utf8").split("\n");
       let count = 0;
