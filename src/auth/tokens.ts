@@ -7,6 +7,7 @@
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import type Database from "better-sqlite3";
+import { isDiskFullError } from "../storage/errors.js";
 
 /** What every token starts with, so leaked ones are easy to recognise and scan for. */
 export const MONITORING_TOKEN_PREFIX = "mim_mon_";
@@ -264,6 +265,12 @@ export class TokenStore {
 
   close(): void {
     clearInterval(this.flushTimer);
-    this.flushLastUsed();
+    try {
+      this.flushLastUsed();
+    } catch (err) {
+      // On a full disk the last-used times (a hint for listings, nothing a token depends on) are
+      // given up rather than failing the shutdown.
+      if (!isDiskFullError(err)) throw err;
+    }
   }
 }

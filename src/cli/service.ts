@@ -182,7 +182,11 @@ function openStorage(cfg: ServiceConfig, dataDir: string, logger: pino.Logger): 
       retentionMs: cfg.retentionMs,
       sync: cfg.sync,
       maxDiskBytes: cfg.maxDiskBytes,
-      log: (m) => logger.info({ component: "tsdb" }, m),
+      // A full disk, a failed maintenance pass or damage are warnings; the rest is information.
+      log: (m) =>
+        /disk is full|out of disk space|failed|damaged/.test(m)
+          ? logger.warn({ component: "tsdb" }, m)
+          : logger.info({ component: "tsdb" }, m),
     });
     // One pool of query workers for the API and the rules: no query runs on this thread.
     const pool = new QueryPool({
@@ -288,7 +292,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     ? loadScrapeConfig(cfg.scrapeConfig)
     : undefined;
 
-  const meta = openMetaDb(dataDir);
+  const meta = openMetaDb(dataDir, (m) => logger.warn({ component: "tokens" }, m));
   // Stopped in reverse order of starting.
   const closers: Array<() => Promise<void> | void> = [
     () => {
@@ -372,7 +376,11 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
         appendable: storage.appendable,
         listen: cfg.gatewayListen ?? "127.0.0.1:9301",
         flushIntervalMs: cfg.gatewayFlushMs,
-        log: (m) => logger.info({ component: "gateway" }, m),
+        // A failed flush (a full disk) is an error to see: those samples wait for the next flush.
+        log: (m) =>
+          / failed: /.test(m)
+            ? logger.error({ component: "gateway" }, m)
+            : logger.info({ component: "gateway" }, m),
       });
       closers.push(() => gateway.close());
       running.gateway = gateway;

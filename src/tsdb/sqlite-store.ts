@@ -14,7 +14,7 @@
  */
 import { crc32 } from "node:zlib";
 import Database from "better-sqlite3";
-import { StorageError } from "../storage/index.js";
+import { DiskFullError, isDiskFullError, StorageError } from "../storage/index.js";
 
 export type SyncMode = "normal" | "full";
 
@@ -89,6 +89,44 @@ export function isCorruption(err: unknown): boolean {
   return code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB";
 }
 
+/**
+ * Opens the file and makes sure of its pragmas and tables; on an existing database none of that
+ * writes. `exclusive`: lock the file for this connection before the first access, which keeps the
+ * WAL index in memory (no -shm file to create or grow).
+ */
+function openDatabase(path: string, sync: SyncMode, maxBytes: number, exclusive: boolean): Database.Database {
+  const db = new Database(path);
+  try {
+    if (exclusive) db.pragma("locking_mode = EXCLUSIVE");
+    // Setting auto_vacuum writes the file header even when it holds that mode already (a write
+    // a full disk refuses at start-up), so only a file not yet in incremental mode gets it.
+    if (db.pragma("auto_vacuum", { simple: true }) !== 2) db.pragma("auto_vacuum = INCREMENTAL");
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
+    // 16 MiB of page cache: reads of old chunks also hit the OS cache, and memory per active
+    // series is a budget (see bench:tsdb).
+    db.pragma("cache_size = -16384");
+    if (maxBytes > 0) setMaxPageCount(db, maxBytes);
+    db.pragma("wal_autocheckpoint = 4000");
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL, first_t INTEGER NOT NULL, crc INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS wal (seq INTEGER PRIMARY KEY AUTOINCREMENT, record BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS head (series_id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS recent_chunks (series_id INTEGER PRIMARY KEY, max_t INTEGER NOT NULL);
+    `);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function setMaxPageCount(db: Database.Database, maxBytes: number): void {
+  const pageSize = db.pragma("page_size", { simple: true }) as number;
+  db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / pageSize))}`);
+}
+
 function prepareStatements(db: Database.Database) {
   return {
     insertSeries: db.prepare("INSERT OR REPLACE INTO series (id, labels, first_t, crc) VALUES (?, ?, ?, ?)"),
@@ -116,35 +154,52 @@ export class SqliteStore {
   private readonly readChunkStmts = new Map<number, Database.Statement>();
   private readonly stmts: ReturnType<typeof prepareStatements>;
 
+  /** Set when the file was opened on a full disk: exclusive lock, wal-index in process memory. */
+  readonly exclusive: boolean;
+
   constructor(
     readonly path: string,
     sync: SyncMode,
     maxBytes = 0,
+    log: (message: string) => void = () => {},
   ) {
+    let db: Database.Database;
+    let exclusive = false;
     try {
-      this.db = new Database(path);
-      this.db.pragma("auto_vacuum = INCREMENTAL");
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma(`synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
-      // 16 MiB of page cache: reads of old chunks also hit the OS cache, and memory per active
-      // series is a budget (see bench:tsdb).
-      this.db.pragma("cache_size = -16384");
-      if (maxBytes > 0) this.setMaxBytes(maxBytes);
-      this.db.pragma("wal_autocheckpoint = 4000");
-      this.db.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL, first_t INTEGER NOT NULL, crc INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS wal (seq INTEGER PRIMARY KEY AUTOINCREMENT, record BLOB NOT NULL);
-        CREATE TABLE IF NOT EXISTS head (series_id INTEGER PRIMARY KEY, data BLOB NOT NULL);
-        CREATE TABLE IF NOT EXISTS recent_chunks (series_id INTEGER PRIMARY KEY, max_t INTEGER NOT NULL);
-      `);
+      db = openDatabase(path, sync, maxBytes, false);
     } catch (err) {
-      throw new StorageError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
+      if (!isDiskFullError(err)) {
+        throw new StorageError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
+      }
+      // Opening a WAL database maps its -shm wal-index file, which a full disk cannot grow
+      // (SQLITE_IOERR_SHMSIZE). With an exclusive lock taken first SQLite keeps that index in
+      // process memory instead, so what is stored can still be read, and written once space is
+      // freed. Only this process may then open the file, until it restarts.
+      log(
+        `tsdb: ${path}: the disk is full (${(err as Error).message}); opened with an exclusive lock and the WAL index in memory: stored data is served, writes are refused until space is freed`,
+      );
+      try {
+        db = openDatabase(path, sync, maxBytes, true);
+        exclusive = true;
+      } catch (err2) {
+        throw new (isDiskFullError(err2) ? DiskFullError : StorageError)(
+          `cannot open ${path}: ${isDiskFullError(err2) ? "out of disk space: " : ""}${(err2 as Error).message}`,
+          { cause: err2 },
+        );
+      }
     }
+    this.db = db;
+    this.exclusive = exclusive;
     this.stmts = prepareStatements(this.db);
     const version = this.getMeta("schema_version");
-    if (version === null) this.setMeta("schema_version", SCHEMA_VERSION);
-    else if (version !== SCHEMA_VERSION) {
+    if (version === null) {
+      try {
+        this.setMeta("schema_version", SCHEMA_VERSION);
+      } catch (err) {
+        this.db.close();
+        throw this.writeError(err, `cannot initialise ${path}`);
+      }
+    } else if (version !== SCHEMA_VERSION) {
       throw new StorageError(
         `${path} has schema version ${version}; this build reads version ${SCHEMA_VERSION}`,
       );
@@ -157,10 +212,22 @@ export class SqliteStore {
     }
   }
 
+  /** A failed write as StorageError; a full disk as DiskFullError, whose message says so. */
+  private writeError(err: unknown, what = "write refused"): StorageError {
+    if (err instanceof StorageError) return err;
+    const message = (err as Error).message;
+    if (isDiskFullError(err)) {
+      return new DiskFullError(
+        `the time-series store is out of disk space (${message}); ${what}, nothing of it was applied`,
+        { cause: err },
+      );
+    }
+    return new StorageError(`write to ${this.path} failed: ${message}`, { cause: err });
+  }
+
   /** Caps the file size: writes past it fail with SQLITE_FULL, like a full disk. */
   setMaxBytes(maxBytes: number): void {
-    const pageSize = this.db.pragma("page_size", { simple: true }) as number;
-    this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / pageSize))}`);
+    setMaxPageCount(this.db, maxBytes);
   }
 
   getMeta(key: string): number | null {
@@ -177,8 +244,7 @@ export class SqliteStore {
     try {
       return this.db.transaction(fn)();
     } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(`write to ${this.path} failed: ${(err as Error).message}`, { cause: err });
+      throw this.writeError(err);
     }
   }
 

@@ -15,6 +15,7 @@ import {
   type Appender,
   type CommitResult,
   formatLabels,
+  isDiskFullError,
   type Label,
   type Labels,
   labelsEqual,
@@ -111,6 +112,11 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   private readonly bufferPool: BatchBuffers[] = [];
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /**
+   * Set when opening could not raise the log's sequence above the checkpoint (full disk): the
+   * next write transaction does it first, so no new record is mistaken for a checkpointed one.
+   */
+  private walSequenceFloor: number | null = null;
 
   private constructor(options: ResolvedOptions, store: SqliteStore, report: RecoveryReport) {
     this.options = options;
@@ -149,7 +155,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     };
     let store: SqliteStore;
     try {
-      store = new SqliteStore(path, o.sync, o.maxDiskBytes);
+      store = new SqliteStore(path, o.sync, o.maxDiskBytes, o.log);
       if (o.verifyOnOpen) {
         const verifyStart = performance.now();
         const problems = store.quickCheck();
@@ -186,8 +192,18 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
           `${r.lostWalRecords} log records, ${r.orphanSamples} samples of unknown series`,
       );
     }
-    // Start from a fresh checkpoint so a crash loop never replays the same log twice.
-    if (r.walRecords > 0 || r.salvage) db.checkpoint();
+    // Start from a fresh checkpoint so a crash loop never replays the same log twice. On a full
+    // disk it waits for the maintenance timer: the log it would fold in stays, nothing is lost.
+    if (r.walRecords > 0 || r.salvage) {
+      try {
+        db.checkpoint();
+      } catch (err) {
+        if (!isDiskFullError(err)) throw err;
+        o.log(
+          `tsdb: the disk is full: the start-up checkpoint is deferred (${r.walRecords} log records stay and are kept until it succeeds): ${(err as Error).message}`,
+        );
+      }
+    }
     if (o.maintenanceIntervalMs > 0) {
       db.timer = setInterval(() => db.maintainSafely(), o.maintenanceIntervalMs);
       db.timer.unref();
@@ -266,7 +282,13 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     report.phasesMs.heads = performance.now() - t0 - report.phasesMs.series;
     this.checkpointSeq = this.store.getMeta("checkpoint_seq") ?? 0;
     this.lastSeq = this.checkpointSeq;
-    this.store.ensureWalSequenceAbove(this.checkpointSeq);
+    try {
+      this.store.ensureWalSequenceAbove(this.checkpointSeq);
+    } catch (err) {
+      if (!isDiskFullError(err)) throw err;
+      // Done by the first write transaction instead, which cannot succeed before there is space.
+      this.walSequenceFloor = this.checkpointSeq;
+    }
     let expected = this.checkpointSeq + 1;
     let reuse: ReturnType<typeof decodeWalRecord> | undefined;
     for (const { seq, record } of this.store.iterateWal(this.checkpointSeq)) {
@@ -439,9 +461,11 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         }
       }
       if (newSeries) this.store.setMeta("next_series_id", this.nextId);
+      if (this.walSequenceFloor !== null) this.store.ensureWalSequenceAbove(this.walSequenceFloor);
       seq = this.store.appendWal(record);
       written = this.writeChunks();
     });
+    this.walSequenceFloor = null;
     for (const s of created) s.persisted = true;
     this.markPersisted(written);
     this.lastSeq = seq;
@@ -711,7 +735,12 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       while (k < s.closed.length && s.closed.maxT(k) < keptFrom) k++;
       s.closed.dropFirst(k);
     }
-    this.store.reclaimSpace();
+    try {
+      this.store.reclaimSpace();
+    } catch (err) {
+      // The free pages stay in the file for new data; the next retention pass returns them.
+      this.options.log(`tsdb: could not return free pages to the file system: ${(err as Error).message}`);
+    }
     this.options.log(
       `tsdb: retention removed ${dropped.length} blocks and ${doomed.length} series older than ${new Date(keptFrom).toISOString()}`,
     );
@@ -822,6 +851,12 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     try {
       this.checkpoint();
       this.store.checkpointFile();
+    } catch (err) {
+      if (!isDiskFullError(err)) throw err;
+      // Everything committed is in the log, which the next start replays: nothing is lost.
+      this.options.log(
+        `tsdb: the disk is full: closing without a final checkpoint (the next start replays the log): ${(err as Error).message}`,
+      );
     } finally {
       this.closed = true;
       this.store.close();
