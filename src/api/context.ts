@@ -3,6 +3,7 @@
 import type { TokenRepository } from "../auth/pg/repository.js";
 import { RateLimiter } from "../auth/rate-limit.js";
 import type { FairAdmission } from "../exec/admission.js";
+import { DEFAULT_INGEST_LIMITS } from "../ingest/limits.js";
 import type { QueryBackend } from "./backend.js";
 import type { SelfMetrics } from "./self-metrics.js";
 
@@ -42,6 +43,12 @@ export interface ApiLimits {
   remoteWriteMaxBodyBytes: number;
   remoteWriteMaxDecompressedBytes: number;
   remoteWriteSamplesPerSecond: number;
+  /** What a tenant's remote-written series and samples are held to (src/ingest/limits.ts; 0 = no bound). */
+  ingestMaxFutureMs: number;
+  ingestMaxLabelNameLength: number;
+  ingestMaxLabelValueLength: number;
+  ingestMaxLabelsPerSeries: number;
+  ingestMaxSeriesPerProject: number;
   /** Queries running at once over all projects (0: the query workers, or 16 with a remote engine). */
   queryConcurrency: number;
   /** Queries of one project running at once (0: one less than the workers, at least 1; 4 remote). */
@@ -68,6 +75,11 @@ export const DEFAULT_LIMITS: ApiLimits = {
   remoteWriteMaxBodyBytes: 16 << 20,
   remoteWriteMaxDecompressedBytes: 64 << 20,
   remoteWriteSamplesPerSecond: 2_000_000,
+  ingestMaxFutureMs: DEFAULT_INGEST_LIMITS.maxFutureMs,
+  ingestMaxLabelNameLength: DEFAULT_INGEST_LIMITS.maxLabelNameLength,
+  ingestMaxLabelValueLength: DEFAULT_INGEST_LIMITS.maxLabelValueLength,
+  ingestMaxLabelsPerSeries: DEFAULT_INGEST_LIMITS.maxLabelsPerSeries,
+  ingestMaxSeriesPerProject: DEFAULT_INGEST_LIMITS.maxSeriesPerProject,
   queryConcurrency: 0,
   queryConcurrencyPerProject: 0,
   queryQueuePerProject: 64,

@@ -58,6 +58,12 @@ export class SelfMetrics {
     labelNames: ["source"] as const,
     registers: [this.registry],
   });
+  readonly ingestRefused = new Counter({
+    name: "mim_ingest_refused_samples_total",
+    help: "Remote-write samples refused by a tenant ingest limit, by reason (too_far_in_future, label_name_too_long, label_value_too_long, too_many_labels, series_limit).",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   readonly writesRefused = new Counter({
     name: "mim_remote_write_refused_total",
     help: "Remote-write requests answered 503 so the sender retries, by reason (overloaded, storage).",

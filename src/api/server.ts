@@ -356,6 +356,14 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   if (o.writable) {
     await registerWriteRoute(app, {
       storage: o.writable,
+      api: ctx,
+      ingestLimits: {
+        maxFutureMs: limits.ingestMaxFutureMs,
+        maxLabelNameLength: limits.ingestMaxLabelNameLength,
+        maxLabelValueLength: limits.ingestMaxLabelValueLength,
+        maxLabelsPerSeries: limits.ingestMaxLabelsPerSeries,
+        maxSeriesPerProject: limits.ingestMaxSeriesPerProject,
+      },
       ingestTokens: o.ingestTokens,
       metrics,
       maxBodyBytes: limits.remoteWriteMaxBodyBytes,

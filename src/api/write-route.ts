@@ -1,21 +1,31 @@
 /**
  * POST /api/v1/write: Prometheus remote-write 1.0 (snappy-compressed protobuf), behind an ingest
  * token. 204 when every sample was stored; 400 with counts and the first reason otherwise (what was
- * acceptable is stored; see src/ingest/remote-write-receiver.ts); 413 past the size caps; 503 with
+ * acceptable is stored; see src/ingest/remote-write-receiver.ts), the tenant limits of
+ * src/ingest/limits.ts included; 413 past the size caps; 429 for an address past its failed
+ * authentication limit (shared with the query API, so guessing ingest tokens is as slow); 503 with
  * Retry-After when a token writes faster than its sample budget or the store refuses writes (disk
  * full), so senders back off and retry without losing data (every Prometheus version retries a 5xx;
  * older ones drop on 429).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { TokenRepository } from "../auth/pg/repository.js";
+import { ActiveSeries } from "../ingest/active-series.js";
+import type { IngestLimits } from "../ingest/limits.js";
 import { RemoteWriteDecodeError } from "../ingest/remote-write/index.js";
 import { receiveRemoteWrite } from "../ingest/remote-write-receiver.js";
 import { type Appendable, StorageError } from "../storage/index.js";
+import { noteAuthFailure, refuseLimitedAddress } from "./auth.js";
+import type { ApiContext } from "./context.js";
 import { ApiError } from "./errors.js";
 import type { SelfMetrics } from "./self-metrics.js";
 
 export interface WriteRouteOptions {
   storage: Appendable;
+  /** For the failed-authentication limit per client address, which the query API shares. */
+  api: ApiContext;
+  /** What a tenant's series and samples are held to. */
+  ingestLimits: IngestLimits;
   ingestTokens: TokenRepository;
   metrics: SelfMetrics;
   /** Largest compressed body, in bytes. */
@@ -69,9 +79,12 @@ async function authenticate(
   o: WriteRouteOptions,
   request: FastifyRequest,
 ): Promise<{ tokenId: string; scope: string }> {
+  refuseLimitedAddress(o.api, request);
   const h = request.headers.authorization ?? "";
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
   if (!m) {
+    // A request without any credentials is a misconfigured sender, not a guess.
+    if (h !== "") noteAuthFailure(o.api, request);
     throw new ApiError(
       "unauthorized",
       'missing credentials: send "Authorization: Bearer <ingest token>"',
@@ -81,6 +94,7 @@ async function authenticate(
   const v = await o.ingestTokens.verify(m[1]);
   if (!v.ok) {
     o.metrics.authFailures.inc({ reason: `ingest_${v.reason}` });
+    if (v.reason === "unknown") noteAuthFailure(o.api, request);
     throw new ApiError(
       "unauthorized",
       `ingest token ${v.reason === "unknown" ? "is not valid" : `has ${v.reason === "expired" ? "expired" : "been revoked"}`}`,
@@ -91,7 +105,9 @@ async function authenticate(
 }
 
 export async function registerWriteRoute(app: FastifyInstance, o: WriteRouteOptions): Promise<void> {
-  const budget = new SampleBudget(o.samplesPerSecond, o.now ?? Date.now);
+  const now = o.now ?? Date.now;
+  const budget = new SampleBudget(o.samplesPerSecond, now);
+  const activeSeries = new ActiveSeries(o.ingestLimits.maxSeriesPerProject, now);
   await app.register(async (scope) => {
     // The body is snappy-compressed protobuf whatever Content-Type says: take the raw bytes.
     scope.removeAllContentTypeParsers();
@@ -122,9 +138,14 @@ export async function registerWriteRoute(app: FastifyInstance, o: WriteRouteOpti
         );
       }
       try {
-        const outcome = receiveRemoteWrite(body, o.storage, writer.scope, {
-          maxDecompressedBytes: o.maxDecompressedBytes,
-        });
+        const outcome = receiveRemoteWrite(
+          body,
+          o.storage,
+          writer.scope,
+          { maxDecompressedBytes: o.maxDecompressedBytes },
+          { limits: o.ingestLimits, activeSeries, now: now() },
+        );
+        for (const [reason, n] of Object.entries(outcome.refused)) o.metrics.ingestRefused.inc({ reason }, n);
         budget.spend(writer.tokenId, outcome.accepted + outcome.rejected);
         o.metrics.samplesIngested.inc({ source: "remote_write" }, outcome.accepted);
         if (outcome.rejected > 0) {

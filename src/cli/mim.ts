@@ -121,6 +121,11 @@ interface ServeFlags extends StoreFlags {
   tokenCreateBurst: number;
   maxTokensPerProject: number;
   remoteWriteRate: number;
+  ingestMaxFuture: number;
+  ingestMaxLabelNameLength: number;
+  ingestMaxLabelValueLength: number;
+  ingestMaxLabelsPerSeries: number;
+  ingestMaxSeriesPerProject: number;
   logLevel: string;
   cliConfig: boolean;
   demoProject?: string;
@@ -404,6 +409,51 @@ function serveOptions(cmd: Command): Command {
         .default(L.remoteWriteSamplesPerSecond),
     )
     .addOption(
+      new Option(
+        "--ingest-max-future <duration>",
+        "newest a remote-written sample may be, past the server's clock (0 = no bound)",
+      )
+        .env("MIM_INGEST_MAX_FUTURE")
+        .argParser(duration)
+        .default(L.ingestMaxFutureMs, formatDurationMs(L.ingestMaxFutureMs)),
+    )
+    .addOption(
+      new Option(
+        "--ingest-max-label-name-length <n>",
+        "longest label name a remote-written series may have (0 = no bound)",
+      )
+        .env("MIM_INGEST_MAX_LABEL_NAME_LENGTH")
+        .argParser(count)
+        .default(L.ingestMaxLabelNameLength),
+    )
+    .addOption(
+      new Option(
+        "--ingest-max-label-value-length <n>",
+        "longest label value a remote-written series may have (0 = no bound)",
+      )
+        .env("MIM_INGEST_MAX_LABEL_VALUE_LENGTH")
+        .argParser(count)
+        .default(L.ingestMaxLabelValueLength),
+    )
+    .addOption(
+      new Option(
+        "--ingest-max-labels-per-series <n>",
+        "most labels on a remote-written series, __name__ included (0 = no bound)",
+      )
+        .env("MIM_INGEST_MAX_LABELS_PER_SERIES")
+        .argParser(count)
+        .default(L.ingestMaxLabelsPerSeries),
+    )
+    .addOption(
+      new Option(
+        "--ingest-max-series-per-project <n>",
+        "most series a project may have remote-written in the last 20 minutes; new ones past it are refused (0 = no cap)",
+      )
+        .env("MIM_INGEST_MAX_SERIES_PER_PROJECT")
+        .argParser(count)
+        .default(L.ingestMaxSeriesPerProject),
+    )
+    .addOption(
       new Option("--log-level <level>", "pino log level")
         .env("MIM_LOG_LEVEL")
         .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
@@ -547,6 +597,11 @@ serveOptions(
       remoteWriteMaxBodyBytes: DEFAULT_LIMITS.remoteWriteMaxBodyBytes,
       remoteWriteMaxDecompressedBytes: DEFAULT_LIMITS.remoteWriteMaxDecompressedBytes,
       remoteWriteSamplesPerSecond: flags.remoteWriteRate,
+      ingestMaxFutureMs: flags.ingestMaxFuture,
+      ingestMaxLabelNameLength: flags.ingestMaxLabelNameLength,
+      ingestMaxLabelValueLength: flags.ingestMaxLabelValueLength,
+      ingestMaxLabelsPerSeries: flags.ingestMaxLabelsPerSeries,
+      ingestMaxSeriesPerProject: flags.ingestMaxSeriesPerProject,
       queryConcurrency: flags.queryConcurrency,
       queryConcurrencyPerProject: flags.queryConcurrencyPerProject,
       queryQueuePerProject: flags.queryQueuePerProject,

@@ -5,20 +5,36 @@
  *    with the first reason: series without project_id, outside the token's project, product series
  *    without model_name/service_tier, invalid labels, and samples the store refuses (out of order,
  *    duplicate timestamp with another value, older than retention);
+ *  - with limits (src/ingest/limits.ts): series breaking a label bound, new series past the
+ *    project's active-series cap, and samples too far in the future are refused the same way,
+ *    counted by reason;
  *  - native histograms are not supported and are counted as rejected.
  * The caller answers 204 when nothing was rejected, else 400 with the counts (senders do not retry
  * a 400, and retrying would not help).
  */
+import { PROJECT_LABEL } from "../catalog/metrics.js";
+import { formatDurationMs } from "../config/duration.js";
 import {
   type Appendable,
+  getLabel,
   type Label,
   type Labels,
   normalizeLabels,
   SampleError,
   type SeriesRef,
 } from "../storage/index.js";
+import type { ActiveSeries } from "./active-series.js";
+import { clipLabels, type IngestLimits, type IngestRefusal, refuseSeriesShape } from "./limits.js";
 import { decodeRemoteWrite, type RemoteWriteOptions } from "./remote-write/index.js";
 import { rejectSeries, type WriteScope } from "./validate.js";
+
+/** The tenant bounds a request is held to. */
+export interface IngestGuard {
+  limits: IngestLimits;
+  activeSeries: ActiveSeries;
+  /** The server's clock, ms. */
+  now: number;
+}
 
 export interface WriteOutcome {
   series: number;
@@ -30,6 +46,8 @@ export interface WriteOutcome {
   firstError?: string;
   /** Samples the store dropped because a concurrent batch wrote newer ones first. */
   outOfOrder: number;
+  /** Of `rejected`, those a limit refused, by reason. */
+  refused: Partial<Record<IngestRefusal, number>>;
 }
 
 export function receiveRemoteWrite(
@@ -37,22 +55,32 @@ export function receiveRemoteWrite(
   storage: Appendable,
   scope: WriteScope,
   options: RemoteWriteOptions = {},
+  guard?: IngestGuard,
 ): WriteOutcome {
   const app = storage.appender();
   let labels: Labels | null = null;
+  /** The limit that refused the current series, if one did. */
+  let refusedBy: IngestRefusal | null = null;
   let ref: SeriesRef = 0;
   let rejected = 0;
   let firstError: string | undefined;
+  const refused: Partial<Record<IngestRefusal, number>> = {};
+  const countRefused = (reason: IngestRefusal, n: number) => {
+    refused[reason] = (refused[reason] ?? 0) + n;
+  };
   const reject = (n: number, reason: string) => {
     rejected += n;
     firstError ??= reason;
   };
+  const maxFuture = guard?.limits.maxFutureMs ?? 0;
+  const newestAllowed = maxFuture > 0 && guard ? guard.now + maxFuture : Number.POSITIVE_INFINITY;
   try {
     const result = decodeRemoteWrite(
       body,
       {
         series(raw: Label[]) {
           ref = 0;
+          refusedBy = null;
           try {
             labels = normalizeLabels(raw);
           } catch (err) {
@@ -60,18 +88,41 @@ export function receiveRemoteWrite(
             firstError ??= (err as Error).message;
             return;
           }
+          // Label bounds first, so no later message quotes an oversized value.
+          const shape = guard ? refuseSeriesShape(labels, guard.limits) : null;
+          if (shape !== null) {
+            firstError ??= shape.message;
+            refusedBy = shape.reason;
+            labels = null;
+            return;
+          }
           const why = rejectSeries(labels, scope);
           if (why !== null) {
             firstError ??= why;
+            labels = null;
+            return;
+          }
+          if (guard && !guard.activeSeries.admit(getLabel(labels, PROJECT_LABEL), labels)) {
+            firstError ??= `series ${clipLabels(labels)} would exceed project ${JSON.stringify(getLabel(labels, PROJECT_LABEL))}'s limit of ${guard.limits.maxSeriesPerProject} active series (--ingest-max-series-per-project); series written in the last 20m count`;
+            refusedBy = "series_limit";
             labels = null;
           }
         },
         samples(ts: Float64Array, vs: Float64Array, count: number) {
           if (labels === null) {
             rejected += count;
+            if (refusedBy !== null) countRefused(refusedBy, count);
             return;
           }
           for (let i = 0; i < count; i++) {
+            if (ts[i] > newestAllowed) {
+              countRefused("too_far_in_future", 1);
+              reject(
+                1,
+                `sample at ${instant(ts[i])} of ${clipLabels(labels)} is ${formatDurationMs(Math.round(ts[i] - (guard?.now ?? 0)))} ahead of the server's clock; the limit is ${formatDurationMs(maxFuture)} (--ingest-max-future)`,
+              );
+              continue;
+            }
             try {
               ref = app.append(ref, labels, ts[i], vs[i]);
             } catch (err) {
@@ -96,9 +147,15 @@ export function receiveRemoteWrite(
       rejected: rejected + committed.outOfOrder,
       firstError: firstError ?? (committed.outOfOrder > 0 ? "samples out of order" : undefined),
       outOfOrder: committed.outOfOrder,
+      refused,
     };
   } catch (err) {
     app.rollback();
     throw err;
   }
+}
+
+/** A timestamp for a message: ISO when Date can hold it. */
+function instant(ms: number): string {
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`;
 }
