@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_LIMITS } from "../api/context.js";
+import { isDiskFull } from "../auth/pg/repository.js";
 import { formatDurationMs, parseDurationMs } from "../config/duration.js";
 import { DEFAULT_QUERY_MEMORY_MB } from "../exec/query-pool.js";
 import { displayUrl } from "../remote/sender/index.js";
@@ -637,8 +638,16 @@ serveOptions(
   if (service.fleet)
     say(`mim: simulated fleet: ${service.fleet.models.map((m) => m.name).join(", ")}; load running`);
   if (flags.demoProject) {
-    const { token } = await service.tokens.create(flags.demoProject, "demo", null);
-    for (const line of demoBanner(service, flags.demoProject, token)) say(line);
+    try {
+      const { token } = await service.tokens.create(flags.demoProject, "demo", null);
+      for (const line of demoBanner(service, flags.demoProject, token)) say(line);
+    } catch (err) {
+      // A full disk must not stop the service from serving what it has: only the demo token is lost.
+      if (!isDiskFull(err)) throw err;
+      say(
+        "mim: the disk is full: no demo token was made; free space, then create one with `crusoe monitoring tokens create`.",
+      );
+    }
   }
   say("mim: press Ctrl-C to stop (the store checkpoints on the way out).");
   let stopping = false;
