@@ -46,14 +46,6 @@ export class ActiveSeries {
     return false;
   }
 
-  /** Active series of a project. */
-  count(project: string): number {
-    const p = this.projects.get(project);
-    if (!p) return 0;
-    this.sweep(p, this.now());
-    return p.lastSeen.size;
-  }
-
   private sweep(p: ProjectSeries, now: number): void {
     const oldest = now - this.idleMs;
     for (const [key, at] of p.lastSeen) if (at < oldest) p.lastSeen.delete(key);

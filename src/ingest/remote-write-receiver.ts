@@ -23,7 +23,7 @@ import {
   SampleError,
   type SeriesRef,
 } from "../storage/index.js";
-import type { ActiveSeries } from "./active-series.js";
+import { ACTIVE_SERIES_IDLE_MS, type ActiveSeries } from "./active-series.js";
 import { clipLabels, type IngestLimits, type IngestRefusal, refuseSeriesShape } from "./limits.js";
 import { decodeRemoteWrite, type RemoteWriteOptions } from "./remote-write/index.js";
 import { rejectSeries, type WriteScope } from "./validate.js";
@@ -102,8 +102,9 @@ export function receiveRemoteWrite(
             labels = null;
             return;
           }
-          if (guard && !guard.activeSeries.admit(getLabel(labels, PROJECT_LABEL), labels)) {
-            firstError ??= `series ${clipLabels(labels)} would exceed project ${JSON.stringify(getLabel(labels, PROJECT_LABEL))}'s limit of ${guard.limits.maxSeriesPerProject} active series (--ingest-max-series-per-project); series written in the last 20m count`;
+          const project = getLabel(labels, PROJECT_LABEL);
+          if (guard && !guard.activeSeries.admit(project, labels)) {
+            firstError ??= `series ${clipLabels(labels)} would exceed project ${JSON.stringify(project)}'s limit of ${guard.limits.maxSeriesPerProject} active series (--ingest-max-series-per-project); series written in the last ${formatDurationMs(ACTIVE_SERIES_IDLE_MS)} count`;
             refusedBy = "series_limit";
             labels = null;
           }

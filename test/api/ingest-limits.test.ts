@@ -6,63 +6,22 @@
  * as the query API's.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { FastifyInstance } from "fastify";
 import type { ApiLimits } from "../../src/api/context.js";
-import { buildApiServer, TIMESERIES_PREFIX } from "../../src/api/server.js";
-import { openMetaDb } from "../../src/auth/meta-db.js";
-import { SqliteTokenRepository } from "../../src/auth/pg/repository.js";
-import { INGEST_TOKENS, TokenStore } from "../../src/auth/tokens.js";
 import { encodeRemoteWriteBody, type TimeSeriesInput } from "../../src/ingest/remote-write/index.js";
 import { labelsFromObject } from "../../src/storage/index.js";
-import { Tsdb } from "../../src/tsdb/tsdb.js";
+import { type InjectService, startInjectService, T0 } from "./inject-harness.js";
 
-const T0 = 1_700_000_000_000;
 const MIN = 60_000;
 
-interface Service {
-  app: FastifyInstance;
-  clock: { t: number };
+interface Service extends InjectService {
+  /** The ingest token every write below uses unless it names another. */
   ingest: string;
-  monitoring(project: string): string;
-  close(): Promise<void>;
 }
 
 async function start(limits: Partial<ApiLimits> = {}): Promise<Service> {
-  const dir = mkdtempSync(join(tmpdir(), "mim-ingest-limits-"));
-  const clock = { t: T0 };
-  const now = () => clock.t;
-  const db = Tsdb.open({ dir, log: () => {} });
-  const meta = openMetaDb(dir);
-  const tokens = new TokenStore(meta, now);
-  const ingestTokens = new TokenStore(meta, now, INGEST_TOKENS);
-  const app = await buildApiServer({
-    storage: db,
-    writable: db,
-    tokens: new SqliteTokenRepository(tokens),
-    ingestTokens: new SqliteTokenRepository(ingestTokens),
-    adminKey: "mim_adm_ingest-limits-admin-key-0123",
-    limits,
-    logger: false,
-    now,
-  });
-  return {
-    app,
-    clock,
-    ingest: ingestTokens.create("*", "test", null).token,
-    monitoring: (p) => tokens.create(p, "test", null).token,
-    async close() {
-      await app.close();
-      tokens.close();
-      ingestTokens.close();
-      meta.close();
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const s = await startInjectService({ limits, writable: true });
+  return Object.assign(s, { ingest: s.ingestToken() });
 }
 
 const series = (labels: Record<string, string>, samples: Array<[number, number]>): TimeSeriesInput => ({
@@ -93,16 +52,13 @@ async function write(s: Service, ts: TimeSeriesInput[], o: { token?: string; fro
 }
 
 async function query(s: Service, project: string, q: string, at: number): Promise<Record<string, string>> {
-  const url = `${TIMESERIES_PREFIX.replace(":projectId", project)}/api/v1/query?query=${encodeURIComponent(q)}&time=${at / 1000}`;
-  const res = await s.app.inject({
-    url,
-    headers: { authorization: `Bearer ${s.monitoring(project)}` },
+  const a = await s.request({
+    url: `${s.base(project)}/api/v1/query?query=${encodeURIComponent(q)}&time=${at / 1000}`,
+    token: s.token(project),
   });
-  assert.equal(res.statusCode, 200, res.body);
-  const body = JSON.parse(res.body) as {
-    data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
-  };
-  return Object.fromEntries(body.data.result.map((r) => [JSON.stringify(r.metric), r.value[1]]));
+  assert.equal(a.status, 200, a.text);
+  const data = a.json.data as { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+  return Object.fromEntries(data.result.map((r) => [JSON.stringify(r.metric), r.value[1]]));
 }
 
 async function refusedCount(s: Service, reason: string): Promise<number> {

@@ -34,6 +34,8 @@ export interface InjectService {
   tick(ms: number): void;
   /** A monitoring token of the project, made through the store. */
   token(projectId: string, expiresAt?: Date | null): string;
+  /** An ingest token for `projectId` ("*": any project), made through the store. */
+  ingestToken(projectId?: string): string;
   request(o: {
     method?: "GET" | "POST" | "DELETE";
     url: string;
@@ -57,6 +59,8 @@ export async function startInjectService(
     monitoringRepo?: (sqlite: TokenRepository) => TokenRepository;
     /** Where the metadata database lives (default: a fresh temp directory). */
     metaDir?: string;
+    /** Serve remote-write (POST /api/v1/write) into the store too. */
+    writable?: boolean;
   } = {},
 ): Promise<InjectService> {
   const dir = mkdtempSync(join(tmpdir(), "mim-inject-"));
@@ -69,6 +73,7 @@ export async function startInjectService(
   const sqlite = new SqliteTokenRepository(tokens);
   const app = await buildApiServer({
     storage: db,
+    ...(o.writable ? { writable: db } : {}),
     tokens: o.monitoringRepo ? o.monitoringRepo(sqlite) : sqlite,
     ingestTokens: new SqliteTokenRepository(ingestTokens),
     adminKey: INJECT_ADMIN_KEY,
@@ -86,6 +91,7 @@ export async function startInjectService(
       clock.t += ms;
     },
     token: (p, expiresAt = null) => tokens.create(p, "test", expiresAt).token,
+    ingestToken: (p = "*") => ingestTokens.create(p, "test", null).token,
     async request(r) {
       const authorization = r.authorization ?? (r.token === undefined ? undefined : `Bearer ${r.token}`);
       const res = await app.inject({

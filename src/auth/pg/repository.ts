@@ -4,6 +4,7 @@
  * answers with 503 (fail closed: no token is accepted that could not be checked). The embedded
  * SQLite TokenStore satisfies it through SqliteTokenRepository; PgTokenStore implements it natively.
  */
+import { isDiskFullError } from "../../storage/errors.js";
 import type { CreatedToken, CreateTokenOptions, TokenInfo, TokenStore, Verification } from "../tokens.js";
 
 export interface TokenRepository {
@@ -48,14 +49,15 @@ export class TokenStoreUnavailableError extends Error {
 }
 
 /**
- * Whether a store's error (or what it wraps) is the disk being full: SQLite's SQLITE_FULL,
- * PostgreSQL's disk_full (SQLSTATE 53100), or the OS's ENOSPC. Writes fail until space is freed,
- * while reads still work, so the API answers 503 with Retry-After rather than 500.
+ * Whether a token store's error (or what it wraps) is the disk being full: what the embedded
+ * stores report (isDiskFullError: SQLite's SQLITE_FULL, ENOSPC, …) or PostgreSQL's disk_full
+ * (SQLSTATE 53100). Writes fail until space is freed, while reads still work, so the API answers
+ * 503 with Retry-After rather than 500.
  */
 export function isDiskFull(err: unknown): boolean {
+  if (isDiskFullError(err)) return true;
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (code === "SQLITE_FULL" || code === "53100" || code === "ENOSPC") return true;
+    if ((e as { code?: unknown }).code === "53100") return true;
   }
   return false;
 }
