@@ -2,13 +2,13 @@
  * Counts each project's active series (those written in the last `idleMs`), to cap them: a new
  * series past the cap is refused, series already active keep being written. The count is kept
  * here, in front of the store, so it holds the same in embedded and remote mode and costs one hash
- * look-up per series of a request, not per sample. A series is known by a 53-bit hash of its
- * labels: a collision lets one new series pass as known, which the cap can afford.
+ * look-up per series of a request, not per sample. A series is known by the store's 52-bit hash of its
+ * labels (labelsHash): a collision lets one new series pass as known, which the cap can afford.
  *
  * After a restart the counts start from zero and fill up again within one idle window, as
  * Mimir's active-series tracker does.
  */
-import type { Labels } from "../storage/index.js";
+import { type Labels, labelsHash } from "../storage/index.js";
 
 export const ACTIVE_SERIES_IDLE_MS = 20 * 60_000;
 
@@ -38,7 +38,7 @@ export class ActiveSeries {
     }
     // Sweeping once a minute keeps the cost per request flat and the count at most a minute stale.
     if (now - p.sweptAt >= 60_000) this.sweep(p, now);
-    const key = hashLabels(labels);
+    const key = labelsHash(labels);
     if (p.lastSeen.has(key) || p.lastSeen.size < this.maxPerProject) {
       p.lastSeen.set(key, now);
       return true;
@@ -51,25 +51,4 @@ export class ActiveSeries {
     for (const [key, at] of p.lastSeen) if (at < oldest) p.lastSeen.delete(key);
     p.sweptAt = now;
   }
-}
-
-/** Two FNV-1a passes with different offsets, joined into one 53-bit number. */
-export function hashLabels(labels: Labels): number {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x9e3779b9;
-  const mix = (s: string) => {
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
-    }
-    // A separator no label can contain keeps {a="bc"} and {ab="c"} apart.
-    a = Math.imul(a ^ 0xffff, 0x01000193);
-    b = Math.imul(b ^ 0xffff, 0x01000193) ^ (b >>> 15);
-  };
-  for (const l of labels) {
-    mix(l.name);
-    mix(l.value);
-  }
-  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
 }
