@@ -312,8 +312,12 @@ export class QueryPool implements QueryRunner {
       );
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    const demoteTimer =
-      this.demoteAfterMs > 0 ? setTimeout(() => this.prioritize(slot, true), this.demoteAfterMs) : undefined;
+    // A fresh worker may not have published its thread id yet: try again until it has.
+    let demoteTimer: NodeJS.Timeout | undefined;
+    const demote = () => {
+      demoteTimer = this.prioritize(slot, true) ? undefined : setTimeout(demote, this.demoteAfterMs);
+    };
+    if (this.demoteAfterMs > 0) demoteTimer = setTimeout(demote, this.demoteAfterMs);
     slot.running = {
       job,
       queryable,
@@ -348,23 +352,26 @@ export class QueryPool implements QueryRunner {
   /**
    * Lowers or restores a worker thread's priority. Raising it back needs CAP_SYS_NICE (root, or
    * RLIMIT_NICE) on Linux; where that is refused the worker is retired once its query ends, so no
-   * later query inherits a low priority, and the pool stops demoting.
+   * later query inherits a low priority, and the pool stops demoting. False when the worker has
+   * not published its thread id yet.
    */
-  private prioritize(slot: Slot, demote: boolean): void {
+  private prioritize(slot: Slot, demote: boolean): boolean {
+    if (slot.ending !== null || (demote && this.demoteAfterMs <= 0)) return true;
     const tid = Atomics.load(slot.shared, 2);
-    if (tid <= 0 || slot.ending !== null) return;
+    if (tid <= 0) return false;
     try {
       setPriority(tid, demote ? DEMOTED_NICE : 0);
       slot.demoted = demote;
       if (demote) this.stats.demoted++;
     } catch {
-      if (demote) return;
+      if (demote) return true;
       // Not permitted here: retire this worker, and demote no more (a retired worker per long
       // query would cost more than the priority gains).
       this.demoteAfterMs = 0;
       slot.ending = new QueryCanceledError("query worker retired");
       void slot.worker.terminate();
     }
+    return true;
   }
 
   /** A free worker takes the oldest waiting query, or goes idle. */
