@@ -66,7 +66,7 @@ export class SelfMetrics {
   });
   readonly writesRefused = new Counter({
     name: "mim_remote_write_refused_total",
-    help: "Remote-write requests answered 503 so the sender retries, by reason (overloaded, storage).",
+    help: "Remote-write requests answered 503 so the sender retries, by reason (rate: the token's sample budget; disk_full; storage: any other store failure).",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

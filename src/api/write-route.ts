@@ -14,7 +14,7 @@ import { ActiveSeries } from "../ingest/active-series.js";
 import type { IngestLimits } from "../ingest/limits.js";
 import { RemoteWriteDecodeError } from "../ingest/remote-write/index.js";
 import { receiveRemoteWrite } from "../ingest/remote-write-receiver.js";
-import { type Appendable, StorageError } from "../storage/index.js";
+import { type Appendable, isDiskFullError, StorageError } from "../storage/index.js";
 import { noteAuthFailure, refuseLimitedAddress } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { ApiError } from "./errors.js";
@@ -162,7 +162,7 @@ export async function registerWriteRoute(app: FastifyInstance, o: WriteRouteOpti
             : ApiError.badData(`cannot decode remote-write body: ${err.message}`);
         }
         if (err instanceof StorageError) {
-          o.metrics.writesRefused.inc({ reason: "storage" });
+          o.metrics.writesRefused.inc({ reason: isDiskFullError(err) ? "disk_full" : "storage" });
           throw new ApiError("unavailable", `the store refused the write: ${err.message}; retry later`, {
             "Retry-After": "30",
           });

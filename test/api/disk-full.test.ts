@@ -221,6 +221,11 @@ describe("the embedded service on a full disk", {
         await call(s, "/api/v1/write", { token: ingToken, raw: remoteWrite("new_series", 0, 5, 0) }),
         "remote write of a new series",
       );
+      assert.match(
+        (await call(s, "/metrics")).text,
+        /^mim_remote_write_refused_total\{reason="disk_full"\} 2$/m,
+        "the refusals are counted as disk_full",
+      );
       assertDiskFull(
         await call(s, `${base}/monitoring/tokens`, { token: ADMIN_KEY, body: { name: "x" } }),
         "monitoring token creation",
