@@ -1,5 +1,7 @@
 /** The service's own metrics, served on /metrics for the operator's Prometheus to scrape. */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { FairAdmission } from "../exec/admission.js";
+import type { QueryPool } from "../exec/query-pool.js";
 import type { RemoteWriteStatus } from "../remote/sender/index.js";
 
 export class SelfMetrics {
@@ -75,30 +77,81 @@ export class SelfMetrics {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "mim_" });
   }
 
+  /** Admission: queries waiting for a slot (those running are mim_active_queries). */
+  watchAdmission(admission: FairAdmission): void {
+    this.readGauge(
+      "mim_queries_waiting",
+      "Queries waiting for admission (their project's concurrency limit or a free worker), over all projects.",
+      () => admission.queued,
+    );
+  }
+
+  /** The embedded engine's query workers: their number, use and the queries they had to end. */
+  watchQueryPool(pool: QueryPool): void {
+    this.readGauge("mim_query_workers", "Query worker threads.", () => pool.workers);
+    this.readGauge("mim_query_workers_busy", "Query worker threads running a query.", () => pool.busy);
+    new Counter({
+      name: "mim_query_worker_ended_total",
+      help: "Queries a worker thread was terminated for, by reason (deadline: no engine check reached in time; canceled; out_of_memory: over the per-query heap budget).",
+      labelNames: ["reason"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ reason: "deadline" }, pool.stats.killedPastDeadline);
+        this.inc({ reason: "canceled" }, pool.stats.killedCanceled);
+        this.inc({ reason: "out_of_memory" }, pool.stats.outOfMemory);
+      },
+    });
+    this.readTotal(
+      "mim_query_worker_queries_total",
+      "Queries started on a worker thread.",
+      () => pool.stats.started,
+    );
+    this.readTotal(
+      "mim_query_worker_demoted_total",
+      "Queries that ran long enough to have their worker thread's priority lowered.",
+      () => pool.stats.demoted,
+    );
+    this.readTotal(
+      "mim_query_worker_replaced_total",
+      "Worker threads replaced after one was terminated or retired.",
+      () => pool.stats.replaced,
+    );
+  }
+
+  private readGauge(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
+  /** A counter whose total is kept elsewhere (reset when the process restarts, as counters are). */
+  private readTotal(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   /**
    * Remote storage mode: the forwarding queue's state, read at each scrape. The totals come from
    * the sender's own counters (reset when the process restarts, as counters are).
    */
   watchRemoteWrite(status: () => RemoteWriteStatus, now: () => number = Date.now): void {
     const gauge = (name: string, help: string, read: (s: RemoteWriteStatus) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read(status()));
-        },
-      });
+      this.readGauge(name, help, () => read(status()));
     const total = (name: string, help: string, read: (s: RemoteWriteStatus) => number) =>
-      new Counter({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.reset();
-          this.inc(read(status()));
-        },
-      });
+      this.readTotal(name, help, () => read(status()));
     gauge(
       "mim_remote_storage_queued_samples",
       "Samples waiting in the on-disk queue to the engine.",

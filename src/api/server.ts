@@ -162,6 +162,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     perKey: limits.queryConcurrencyPerProject || (o.backend ? 4 : Math.max(1, slots - 1)),
     maxQueuedPerKey: limits.queryQueuePerProject,
   });
+  metrics.watchAdmission(admission);
+  if (runner instanceof QueryPool) metrics.watchQueryPool(runner);
   const ctx: ApiContext = {
     backend,
     admission,

@@ -635,6 +635,11 @@ describe("operability", () => {
       assert.match(metrics, /mim_http_requests_total\{[^}]*code="400"\} 1/);
       assert.match(metrics, /mim_query_duration_seconds_count\{kind="instant"\} 3/);
       assert.match(metrics, /mim_active_queries 0/);
+      assert.match(metrics, /^mim_queries_waiting 0$/m);
+      assert.match(metrics, /^mim_query_workers [1-9]\d*$/m);
+      assert.match(metrics, /^mim_query_workers_busy 0$/m);
+      assert.match(metrics, /^mim_query_worker_queries_total [1-9]\d*$/m);
+      assert.match(metrics, /^mim_query_worker_ended_total\{reason="deadline"\} 0$/m);
       assert.match(metrics, /mim_auth_failures_total\{reason="unknown"\} 1/);
       const log = lines.join("");
       assert.ok(log.includes('"route"'), "requests are logged");
