@@ -12,12 +12,17 @@
  *
  * A commit is one transaction; a row leaves only when the engine acknowledged it (or refused it
  * for good). The database is opened in exclusive locking mode, so a second process (or instance)
- * on the same directory fails at open instead of shipping the same rows twice.
+ * on the same directory fails at open instead of shipping the same rows twice; that also keeps
+ * the WAL index in process memory (no -shm file), so an existing queue opens on a full disk.
+ *
+ * Full disk: opening an existing queue writes nothing. A write the disk refuses (SQLITE_FULL,
+ * ENOSPC) throws DiskFullError, a StorageError saying "out of disk space", and changes nothing;
+ * `onDiskFull` hears when writes start failing so and when one succeeds again.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { StorageError } from "../../storage/index.js";
+import { DiskFullError, isDiskFullError, StorageError } from "../../storage/index.js";
 import type { SyncMode } from "./options.js";
 
 const SCHEMA_VERSION = 1;
@@ -43,27 +48,30 @@ export interface QueueTotals {
   perShard: Map<number, number>;
 }
 
-/** SQLite errors (disk full, I/O) as StorageError: the caller's batch was not queued. */
-function guard<T>(what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof StorageError) throw err;
-    throw new StorageError(`remote-write queue: ${what}: ${(err as Error).message}`, { cause: err });
-  }
-}
+/**
+ * Told when the queue's writes start failing for lack of disk space (`full`, with SQLite's
+ * message) and when one succeeds again (`!full`).
+ */
+export type DiskFullListener = (full: boolean, message: string) => void;
 
 export class QueueDb {
   private readonly db: Database.Database;
   private readonly stmts;
   readonly path: string;
+  /** The last write was refused for lack of disk space. */
+  diskFull = false;
 
-  constructor(dir: string, sync: SyncMode) {
+  constructor(
+    dir: string,
+    sync: SyncMode,
+    private readonly onDiskFull: DiskFullListener = () => {},
+  ) {
     this.path = join(dir, QUEUE_FILE);
     try {
       mkdirSync(dir, { recursive: true });
       this.db = new Database(this.path, { timeout: 0 });
-      // Exclusive: the lock is taken by the first write below and held until close.
+      // Exclusive, before the first access: the lock is taken by the first read (in WAL mode without
+      // a shared-memory index) and held until close, so a second opener fails below.
       this.db.pragma("locking_mode = EXCLUSIVE");
       this.db.pragma("journal_mode = WAL");
       this.db.pragma(`synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
@@ -80,10 +88,11 @@ export class QueueDb {
         .run(SCHEMA_VERSION);
     } catch (err) {
       const busy = (err as { code?: string }).code === "SQLITE_BUSY";
-      throw new StorageError(
+      const full = isDiskFullError(err);
+      throw new (full ? DiskFullError : StorageError)(
         busy
           ? `remote-write queue ${this.path} is in use by another process or instance`
-          : `cannot open remote-write queue ${this.path}: ${(err as Error).message}`,
+          : `cannot open remote-write queue ${this.path}: ${full ? "out of disk space: " : ""}${(err as Error).message}`,
         { cause: err },
       );
     }
@@ -119,12 +128,42 @@ export class QueueDb {
     }
   }
 
+  /**
+   * A write: SQLite errors as StorageError (the caller's change was not made), a full disk as
+   * DiskFullError; tells the listener when the disk fills and when writes work again.
+   */
+  private guard<T>(what: string, fn: () => T): T {
+    let out: T;
+    try {
+      out = fn();
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      const message = (err as Error).message;
+      if (isDiskFullError(err)) {
+        if (!this.diskFull) {
+          this.diskFull = true;
+          this.onDiskFull(true, message);
+        }
+        throw new DiskFullError(
+          `remote-write queue is out of disk space (${message}); ${what} refused, nothing of it was applied`,
+          { cause: err },
+        );
+      }
+      throw new StorageError(`remote-write queue: ${what}: ${message}`, { cause: err });
+    }
+    if (this.diskFull) {
+      this.diskFull = false;
+      this.onDiskFull(false, "");
+    }
+    return out;
+  }
+
   getMeta(key: string): number | null {
     return (this.stmts.getMeta.get(key) as number | undefined) ?? null;
   }
 
   setMeta(key: string, value: number): void {
-    guard("writing meta", () => this.stmts.setMeta.run(key, value));
+    this.guard("writing meta", () => this.stmts.setMeta.run(key, value));
   }
 
   totals(): QueueTotals {
@@ -161,10 +200,18 @@ export class QueueDb {
     return out;
   }
 
-  /** Queues new series and batch rows in one transaction: all or nothing. */
-  enqueue(series: readonly { id: number; labels: Uint8Array }[], rows: readonly BatchRow[]): void {
-    guard("queueing a batch", () =>
+  /**
+   * Queues new series and batch rows in one transaction, all or nothing, with `meta` entries (a
+   * setting a full disk refused to record earlier).
+   */
+  enqueue(
+    series: readonly { id: number; labels: Uint8Array }[],
+    rows: readonly BatchRow[],
+    meta: ReadonlyMap<string, number> = new Map(),
+  ): void {
+    this.guard("queueing a batch", () =>
       this.db.transaction(() => {
+        for (const [k, v] of meta) this.stmts.setMeta.run(k, v);
         for (const s of series) this.stmts.insertSeries.run(s.id, s.labels);
         for (const r of rows) {
           this.stmts.insertBatch.run(r.seq, r.shard, r.samples, r.minT, r.enqueuedAt, r.data);
@@ -196,12 +243,12 @@ export class QueueDb {
 
   /** Records which rows a shard is about to send, so a crash resends exactly those. */
   setInflight(shard: number, lastSeq: number): void {
-    guard("recording a request", () => this.stmts.setInflight.run(shard, lastSeq));
+    this.guard("recording a request", () => this.stmts.setInflight.run(shard, lastSeq));
   }
 
   /** Deletes a shard's rows up to `lastSeq` (delivered or refused for good) and its in-flight mark. */
   ack(shard: number, lastSeq: number): void {
-    guard("removing delivered rows", () =>
+    this.guard("removing delivered rows", () =>
       this.db.transaction(() => {
         this.stmts.ack.run(shard, lastSeq);
         this.stmts.clearInflight.run(shard);
@@ -219,7 +266,7 @@ export class QueueDb {
 
   /** Forgets series no queued row refers to any more. */
   deleteSeries(ids: readonly number[], belowId: number): void {
-    guard("forgetting series", () =>
+    this.guard("forgetting series", () =>
       this.db.transaction(() => {
         for (const id of ids) this.stmts.deleteSeries.run(id);
         if (belowId > 0) this.stmts.deleteSeriesBelow.run(belowId);

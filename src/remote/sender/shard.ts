@@ -30,8 +30,16 @@
  * requests: harmless for the reasons above. The price of the per-series order: the shard's next
  * request waits for the slowest part of this one, so one tenant's long outage still holds up the
  * other tenants of its shard, as one series' retries hold up its shard.
+ *
+ * Full disk: recording the request (`inflight`) and removing its rows after delivery are writes,
+ * which a full disk refuses (DiskFullError). A shard then keeps its rows and tries again every
+ * DISK_FULL_RETRY_MS, or at once when woken (a commit, a drain, the storage noticing that writes
+ * work again), without the backoff that grows for other errors, so it resumes as soon as space
+ * is freed. A request delivered whose rows could not be removed is not sent again: only its
+ * removal is retried.
  */
 import { compress } from "snappy";
+import { isDiskFullError } from "../../storage/index.js";
 import { backoffDelay, sleep } from "./backoff.js";
 import { postWriteRequest } from "./http.js";
 import type { ResolvedOptions } from "./options.js";
@@ -92,6 +100,8 @@ interface Request {
 
 /** How long an idle shard sleeps without a wake-up, as a safety net (ms). */
 const IDLE_POLL_MS = 30_000;
+/** How often a shard retries its queue's writes while the disk is full (ms). */
+const DISK_FULL_RETRY_MS = 1_000;
 
 export class Shard {
   /** Samples of this shard in the queue, including those on the wire. */
@@ -106,6 +116,8 @@ export class Shard {
   private resendUpTo: number | null;
   private wakeUp: (() => void) | null = null;
   private woken = false;
+  /** A request the engine took whose rows a full disk did not let us remove yet. */
+  private delivered: Request | null = null;
 
   constructor(
     readonly index: number,
@@ -141,11 +153,19 @@ export class Shard {
     let failures = 0;
     while (!stop.aborted) {
       try {
-        const req = await this.next();
-        if (req !== null) await this.deliver(req);
+        if (this.delivered !== null) this.remove(this.delivered);
+        else {
+          const req = await this.next();
+          if (req !== null) await this.deliver(req);
+        }
         failures = 0;
       } catch (err) {
         // Not an HTTP problem (those are handled in deliver) but the queue's: a disk error, say.
+        if (isDiskFullError(err)) {
+          // Logged by the storage when the disk filled; retried soon, as it may be freed any time.
+          await this.wait(DISK_FULL_RETRY_MS);
+          continue;
+        }
         this.host.onError(`shard ${this.index}: ${(err as Error).message}`);
         await sleep(backoffDelay(failures++, o.minBackoffMs, o.maxBackoffMs), stop);
       }
@@ -286,7 +306,10 @@ export class Shard {
       const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, parts.length) }, worker));
       for (const r of settled) if (r.status === "rejected") throw r.reason;
     }
-    if (!this.host.stop.aborted) this.remove(req);
+    if (!this.host.stop.aborted) {
+      this.delivered = req;
+      this.remove(req);
+    }
   }
 
   /** Sends one WriteRequest until it is delivered or refused for good (true), or the storage stops. */
@@ -323,6 +346,7 @@ export class Shard {
 
   private remove(req: Request): void {
     this.host.db.ack(this.index, req.lastSeq);
+    this.delivered = null;
     this.resendUpTo = null;
     this.queued -= req.samples;
     this.host.onRemoved(req.samples);

@@ -14,8 +14,15 @@
  * samples are left out of the queue at commit and counted as dropped (`failedSamples`), with a log
  * line the first time a series is dropped; the rest of the batch is queued as usual. Rows queued by
  * an earlier process without tenant mode are split the same way when sent (shard.ts).
+ *
+ * On a full disk the queue still opens (opening writes nothing; a changed shard count is recorded
+ * with the first batch queued instead), `commit()` throws DiskFullError ("out of disk space": our
+ * receivers answer 503 with Retry-After), and what is queued stays queued: a shard needs a write
+ * to record the request it sends and another to remove what was delivered, so it retries every
+ * second (or at once when woken) until space is freed, then sends as usual, without a restart.
+ * One log line when the disk fills, one when writes work again.
  */
-import { type Appendable, type Appender, StorageError } from "../../storage/index.js";
+import { type Appendable, type Appender, isDiskFullError, StorageError } from "../../storage/index.js";
 import { type AppendTarget, RemoteWriteAppender } from "./appender.js";
 import {
   displayUrl,
@@ -58,16 +65,21 @@ export class RemoteWriteStorage implements Appendable {
   private lastOutageLog = 0;
   private readonly maintenance: NodeJS.Timeout | null;
   private readonly target: AppendTarget;
+  /** Meta entries a full disk refused at start-up, written with the next batch queued. */
+  private readonly pendingMeta = new Map<string, number>();
+  /** When the queue's disk filled (wall clock ms), null while writes work. */
+  private diskFullSince: number | null = null;
 
   constructor(options: RemoteWriteStorageOptions) {
     this.o = resolveOptions(options);
     const tenants =
       this.o.tenant === null ? null : new Tenants(this.o.tenant, this.o.requestHeaders, this.o.url);
     this.tenants = tenants;
-    this.db = new QueueDb(this.o.dir, this.o.sync);
+    this.db = new QueueDb(this.o.dir, this.o.sync, (full, message) => this.onDiskFull(full, message));
     try {
       const totals = this.db.totals();
       const inflight = this.db.inflight();
+      this.queuedSamples = totals.samples;
       // Rows were split by series hash modulo the shard count of their time; changing the count
       // under them would let one series' old and new samples travel in different shards.
       const stored = this.db.getMeta("shards");
@@ -77,8 +89,15 @@ export class RemoteWriteStorage implements Appendable {
           `remote-write queue holds ${totals.samples} samples split into ${stored} shards; keeping ${stored} until it drains (configured: ${shards})`,
         );
         shards = stored;
-      } else this.db.setMeta("shards", shards);
-      this.queuedSamples = totals.samples;
+      } else if (stored !== shards) {
+        try {
+          this.db.setMeta("shards", shards);
+        } catch (err) {
+          // A full disk (opening wrote nothing so far): record the count with the first batch.
+          if (!isDiskFullError(err)) throw err;
+          this.pendingMeta.set("shards", shards);
+        }
+      }
       this.seriesBytes = totals.seriesBytes;
       this.nextSeq = totals.maxSeq + 1;
       this.openMaxSeq = totals.maxSeq;
@@ -177,7 +196,8 @@ export class RemoteWriteStorage implements Appendable {
   close(graceMs = this.o.closeGraceMs): Promise<void> {
     this.closing ??= (async () => {
       if (this.maintenance) clearInterval(this.maintenance);
-      if (graceMs > 0 && this.queuedSamples > 0) await this.drain(graceMs);
+      // Nothing leaves the queue while its disk is full (see the header): no grace to wait out.
+      if (graceMs > 0 && this.queuedSamples > 0 && !this.db.diskFull) await this.drain(graceMs);
       this.stopper.abort();
       for (const s of this.shards) s.wake();
       await Promise.all(this.loops);
@@ -263,7 +283,9 @@ export class RemoteWriteStorage implements Appendable {
     this.db.enqueue(
       [...fresh].map((e) => ({ id: e.id, labels: e.labelFields })),
       rows,
+      this.pendingMeta,
     );
+    this.pendingMeta.clear();
     // Durable: only now does memory follow.
     for (const e of fresh) e.persisted = true;
     for (let i = 0; i < n; i++) if (rowOf[i] > live[i].lastSeq) live[i].lastSeq = rowOf[i];
@@ -333,8 +355,26 @@ export class RemoteWriteStorage implements Appendable {
         this.seriesBytes = this.db.seriesBytes();
       } else this.seriesBytes -= freed;
     } catch (err) {
-      this.shardHost().onError(`cleaning up the queue: ${(err as Error).message}`);
+      // A full disk was logged when it filled; the next sweep tries again.
+      if (!isDiskFullError(err)) this.shardHost().onError(`cleaning up the queue: ${(err as Error).message}`);
     }
+  }
+
+  /** The queue's writes started failing for lack of disk space (`full`), or work again. */
+  private onDiskFull(full: boolean, message: string): void {
+    const now = this.o.now();
+    if (full) {
+      this.diskFullSince = now;
+      this.counters.lastError = { message: `remote-write queue out of disk space: ${message}`, at: now };
+      this.o.log(
+        `remote-write queue ${this.db.path} is out of disk space (${message}): commits are refused (503 to remote-write senders) until space is freed; the ${this.queuedSamples} queued samples are kept and sent then`,
+      );
+      return;
+    }
+    const s = this.diskFullSince === null ? "?" : ((now - this.diskFullSince) / 1000).toFixed(1);
+    this.diskFullSince = null;
+    this.o.log(`remote-write queue ${this.db.path} can write again after ${s} s out of disk space`);
+    for (const shard of this.shards) shard.wake();
   }
 
   private shardHost(): ShardHost {
