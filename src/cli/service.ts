@@ -182,11 +182,7 @@ function openStorage(cfg: ServiceConfig, dataDir: string, logger: pino.Logger): 
       retentionMs: cfg.retentionMs,
       sync: cfg.sync,
       maxDiskBytes: cfg.maxDiskBytes,
-      // A full disk, a failed maintenance pass or damage are warnings; the rest is information.
-      log: (m) =>
-        /disk is full|out of disk space|failed|damaged/.test(m)
-          ? logger.warn({ component: "tsdb" }, m)
-          : logger.info({ component: "tsdb" }, m),
+      log: (m, level) => logger[level]({ component: "tsdb" }, m),
     });
     // One pool of query workers for the API and the rules: no query runs on this thread.
     const pool = new QueryPool({
@@ -376,11 +372,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
         appendable: storage.appendable,
         listen: cfg.gatewayListen ?? "127.0.0.1:9301",
         flushIntervalMs: cfg.gatewayFlushMs,
-        // A failed flush (a full disk) is an error to see: those samples wait for the next flush.
-        log: (m) =>
-          / failed: /.test(m)
-            ? logger.error({ component: "gateway" }, m)
-            : logger.info({ component: "gateway" }, m),
+        log: (m, level) => logger[level]({ component: "gateway" }, m),
       });
       closers.push(() => gateway.close());
       running.gateway = gateway;

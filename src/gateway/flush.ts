@@ -28,19 +28,22 @@ export interface FlushResult {
   error?: string;
 }
 
+export type GatewayLog = (message: string, level: "warn" | "error") => void;
+
 export interface FlusherOptions {
   /** Flush period in ms; 0 disables the timer (flush() by hand). */
   intervalMs: number;
   /** Wall clock in ms. */
   now?: () => number;
-  log?: (message: string) => void;
+  /** Refused samples are "warn"; a flush that failed (its totals wait for the next) is "error". */
+  log?: GatewayLog;
   /** Write stale markers on close (default true). */
   staleOnClose?: boolean;
 }
 
 export class Flusher {
   private readonly now: () => number;
-  private readonly log: (message: string) => void;
+  private readonly log: GatewayLog;
   private readonly staleOnClose: boolean;
   private timer: NodeJS.Timeout | null = null;
   private refs = new Float64Array(0);
@@ -110,7 +113,7 @@ export class Flusher {
       const result = app.commit();
       for (const idx of newlyStarted) this.started[idx] = 1;
       if (rejected > 0)
-        this.log(`gateway flush at ${t}: ${rejected} samples refused, first: ${firstRejection}`);
+        this.log(`gateway flush at ${t}: ${rejected} samples refused, first: ${firstRejection}`, "warn");
       return { t, samples: result.samples, rejected };
     } catch (err) {
       try {
@@ -119,7 +122,7 @@ export class Flusher {
         // The batch is gone either way.
       }
       const message = (err as Error).message;
-      this.log(`gateway flush at ${t} failed: ${message}`);
+      this.log(`gateway flush at ${t} failed: ${message}`, "error");
       return { t, samples: 0, rejected, error: message };
     }
   }
@@ -159,7 +162,7 @@ export class Flusher {
       } catch {
         // Nothing to undo.
       }
-      this.log(`gateway stale markers at ${t} failed: ${(err as Error).message}`);
+      this.log(`gateway stale markers at ${t} failed: ${(err as Error).message}`, "error");
     }
   }
 

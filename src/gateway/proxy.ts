@@ -14,7 +14,7 @@ import { performance } from "node:perf_hooks";
 import type { Appendable } from "../storage/index.js";
 import { type GatewayConfig, sha256Hex } from "./config.js";
 import { Exchange } from "./exchange.js";
-import { Flusher, type FlushResult } from "./flush.js";
+import { Flusher, type FlushResult, type GatewayLog } from "./flush.js";
 import { Meter } from "./meter.js";
 import { errors, sendError } from "./openai-errors.js";
 import { type Agents, createAgents, type UpstreamTarget, upstreamTarget } from "./upstream.js";
@@ -31,7 +31,7 @@ export interface GatewayOptions {
   flushIntervalMs?: number;
   /** How long close() lets requests in flight finish before cutting them (default 10 s). */
   closeGraceMs?: number;
-  log?: (message: string) => void;
+  log?: GatewayLog;
 }
 
 export interface Gateway {
@@ -270,7 +270,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       handle(req, res);
     } catch (err) {
       // A bug here must cost one request, never the gateway.
-      log(`gateway: request failed: ${(err as Error).stack ?? err}`);
+      log(`gateway: request failed: ${(err as Error).stack ?? err}`, "error");
       sendError(res, { status: 500, message: "internal error", type: "server_error", code: null });
     }
   });
@@ -294,7 +294,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     agents.destroy();
     throw new Error(`gateway cannot listen on ${options.listen ?? "127.0.0.1:0"}: ${(err as Error).message}`);
   }
-  server.on("error", (err) => log(`gateway: server error: ${err.message}`));
+  server.on("error", (err) => log(`gateway: server error: ${err.message}`, "error"));
   flusher.start();
   const addr = server.address() as AddressInfo;
   const hostPart = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;

@@ -3,6 +3,9 @@ import type { SyncMode } from "./sqlite-store.js";
 export const DAY_MS = 86_400_000;
 export const HOUR_MS = 3_600_000;
 
+export type TsdbLogLevel = "info" | "warn";
+export type TsdbLog = (message: string, level: TsdbLogLevel) => void;
+
 export interface TsdbOptions {
   /** Directory holding `tsdb.sqlite` (and its `-wal`/`-shm` files); created if missing. */
   dir: string;
@@ -33,8 +36,11 @@ export interface TsdbOptions {
   maxDiskBytes?: number;
   /** Run SQLite's structural check when opening (default true). */
   verifyOnOpen?: boolean;
-  /** Receives one line per notable event (recovery, data loss, retention). */
-  log?: (message: string) => void;
+  /**
+   * Receives one line per notable event (recovery, retention: "info"; damage, a full disk, a
+   * failed maintenance pass: "warn").
+   */
+  log?: TsdbLog;
   /** Wall clock in ms; retention never counts from a time later than this. */
   now?: () => number;
 }

@@ -15,6 +15,7 @@
 import { crc32 } from "node:zlib";
 import Database from "better-sqlite3";
 import { DiskFullError, isDiskFullError, StorageError } from "../storage/index.js";
+import type { TsdbLog } from "./options.js";
 
 export type SyncMode = "normal" | "full";
 
@@ -161,7 +162,7 @@ export class SqliteStore {
     readonly path: string,
     sync: SyncMode,
     maxBytes = 0,
-    log: (message: string) => void = () => {},
+    log: TsdbLog = () => {},
   ) {
     let db: Database.Database;
     let exclusive = false;
@@ -177,6 +178,7 @@ export class SqliteStore {
       // freed. Only this process may then open the file, until it restarts.
       log(
         `tsdb: ${path}: the disk is full (${(err as Error).message}); opened with an exclusive lock and the WAL index in memory: stored data is served, writes are refused until space is freed`,
+        "warn",
       );
       try {
         db = openDatabase(path, sync, maxBytes, true);

@@ -143,13 +143,14 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       salvage: null,
     };
     const rebuild = (why: string): SqliteStore => {
-      o.log(`tsdb: ${path} is damaged (${why}); rebuilding it from the rows that can still be read`);
+      o.log(`tsdb: ${path} is damaged (${why}); rebuilding it from the rows that can still be read`, "warn");
       const { store, report: s } = salvage(path, o.sync, o.maxDiskBytes);
       report.salvage = s;
       o.log(
         `tsdb: salvage kept ${s.seriesKept} series, ${s.chunksKept} chunks, ${s.walRecordsKept} log records; ` +
           `lost ${s.seriesLost} series, ${s.chunksLost} chunks, ${s.headsLost} head checkpoints, ` +
           `${s.walRecordsLost} log records, ${s.readErrors} unreadable ranges; damaged file kept at ${s.movedTo}`,
+        "warn",
       );
       return store;
     };
@@ -185,11 +186,13 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     o.log(
       `tsdb: opened ${path} in ${r.durationMs.toFixed(0)} ms: ${r.series} series, ${r.checkpointSamples} head samples from checkpoint, ` +
         `${r.walSamples} samples replayed from ${r.walRecords} log records`,
+      "info",
     );
     if (r.lostSeries || r.lostHeads || r.lostWalRecords || r.orphanSamples) {
       o.log(
         `tsdb: damaged data skipped: ${r.lostSeries} series rows, ${r.lostHeads} head checkpoints, ` +
           `${r.lostWalRecords} log records, ${r.orphanSamples} samples of unknown series`,
+        "warn",
       );
     }
     // Start from a fresh checkpoint so a crash loop never replays the same log twice. On a full
@@ -201,6 +204,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         if (!isDiskFullError(err)) throw err;
         o.log(
           `tsdb: the disk is full: the start-up checkpoint is deferred (${r.walRecords} log records stay and are kept until it succeeds): ${(err as Error).message}`,
+          "warn",
         );
       }
     }
@@ -667,7 +671,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     try {
       this.maintain();
     } catch (err) {
-      this.options.log(`tsdb: maintenance failed, will retry: ${(err as Error).message}`);
+      this.options.log(`tsdb: maintenance failed, will retry: ${(err as Error).message}`, "warn");
     }
   }
 
@@ -739,10 +743,14 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       this.store.reclaimSpace();
     } catch (err) {
       // The free pages stay in the file for new data; the next retention pass returns them.
-      this.options.log(`tsdb: could not return free pages to the file system: ${(err as Error).message}`);
+      this.options.log(
+        `tsdb: could not return free pages to the file system: ${(err as Error).message}`,
+        "warn",
+      );
     }
     this.options.log(
       `tsdb: retention removed ${dropped.length} blocks and ${doomed.length} series older than ${new Date(keptFrom).toISOString()}`,
+      "info",
     );
     return doomed.length;
   }
@@ -856,6 +864,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       // Everything committed is in the log, which the next start replays: nothing is lost.
       this.options.log(
         `tsdb: the disk is full: closing without a final checkpoint (the next start replays the log): ${(err as Error).message}`,
+        "warn",
       );
     } finally {
       this.closed = true;
