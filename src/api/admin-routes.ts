@@ -15,9 +15,10 @@
  * Both answer 429 with Retry-After. A store whose disk is full answers 503 with Retry-After.
  */
 import { z } from "zod";
-import { isDiskFull, type TokenRepository } from "../auth/pg/repository.js";
-import { ALL_PROJECTS, type TokenInfo, TokenLimitError } from "../auth/tokens.js";
-import { isValidProjectId } from "./auth.js";
+import { isDiskFull, TokenLimitError } from "../auth/errors.js";
+import type { TokenStore } from "../auth/token-store.js";
+import { ALL_PROJECTS, type TokenInfo } from "../auth/tokens.js";
+import { isValidProjectId } from "../storage/index.js";
 import { type ApiContext, limitersOf } from "./context.js";
 import { ApiError } from "./errors.js";
 import { parseDuration, parseTime } from "./params.js";
@@ -109,7 +110,7 @@ const MAX_CAP_RETRY_AFTER_SECONDS = 3_600;
 
 async function create(
   ctx: ApiContext,
-  store: TokenRepository,
+  store: TokenStore,
   projectId: string,
   body: z.infer<typeof CreateBody>,
   what: string,

@@ -17,13 +17,8 @@ import { MONITORING_TOKEN_PREFIX, type TokenInfo } from "../auth/tokens.js";
 import { type ApiContext, limitersOf } from "./context.js";
 import { ApiError } from "./errors.js";
 
-const PROJECT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-export function isValidProjectId(id: string): boolean {
-  return PROJECT_ID_RE.test(id);
-}
-
-const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="managed-inference-metrics"' };
+/** What every 401 carries, so clients know to send a bearer token. */
+export const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="managed-inference-metrics"' };
 
 function tooManyRequests(message: string, retryAfterSeconds: number): ApiError {
   return new ApiError("too_many_requests", `${message}; retry after ${retryAfterSeconds}s`, {
@@ -57,7 +52,11 @@ export function noteAuthFailure(ctx: ApiContext, request: FastifyRequest): void 
   limitersOf(ctx).authFailures.take(clientAddressKey(request.ip));
 }
 
-function bearer(ctx: ApiContext, request: FastifyRequest, what: string): string {
+/**
+ * The bearer token of a request, `what` naming it in the errors (e.g. "ingest token"). A malformed
+ * header counts as a failed authentication; missing credentials do not (a sender not yet set up).
+ */
+export function bearer(ctx: ApiContext, request: FastifyRequest, what: string): string {
   const h = request.headers.authorization;
   if (h === undefined || h === "") {
     throw new ApiError(

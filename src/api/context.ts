@@ -1,11 +1,11 @@
 /** What the route modules share: the query backend, auth, limits and the service's own metrics. */
 
-import type { TokenRepository } from "../auth/pg/repository.js";
 import { RateLimiter } from "../auth/rate-limit.js";
+import type { TokenStore } from "../auth/token-store.js";
 import type { FairAdmission } from "../exec/admission.js";
 import { DEFAULT_INGEST_LIMITS } from "../ingest/limits.js";
-import type { QueryBackend } from "./backend.js";
-import type { SelfMetrics } from "./self-metrics.js";
+import type { SelfMetrics } from "../metrics/self-metrics.js";
+import type { QueryBackend } from "../modes/backend.js";
 
 export interface ApiLimits {
   /** Longest a query may run, in ms; a request's `timeout` can only shorten it. */
@@ -91,9 +91,9 @@ export interface ApiContext {
   /** Which queries may run now: per-project concurrency and a fair queue across projects. */
   admission: FairAdmission;
   /** Monitoring tokens (read a project's metrics). */
-  tokens: TokenRepository;
+  tokens: TokenStore;
   /** Ingest tokens (remote-write). */
-  ingestTokens: TokenRepository;
+  ingestTokens: TokenStore;
   adminKey: string;
   /** Per token. */
   rateLimiter: RateLimiter;

@@ -3,6 +3,8 @@
  * as web/api/v1/api.go does (bad_data 400, execution 422, timeout 503, canceled 499, internal
  * 500, not_found 404), plus the service's own: unauthorized 401, forbidden 403, 405, 413, 429.
  */
+
+import { TokenStoreUnavailableError } from "../auth/errors.js";
 import { AdmissionRejectedError } from "../exec/admission.js";
 import {
   ExecutionError,
@@ -12,6 +14,8 @@ import {
   QueryStorageError,
   QueryTimeoutError,
 } from "../promql/errors.js";
+import { EngineError } from "../remote/read/client.js";
+import { StorageError } from "../storage/index.js";
 
 export type ErrorType =
   | "bad_data"
@@ -65,8 +69,21 @@ export class ApiError extends Error {
   }
 }
 
-/** Maps whatever a query threw to the ApiError Prometheus would answer with. */
-export function queryError(err: unknown): ApiError {
+/** A remote engine's failure: its own errorType, or 503 when it is away. */
+function engineApiError(err: EngineError): ApiError {
+  if (err.kind === "unavailable") {
+    return new ApiError("unavailable", `${err.message}; retry shortly`, { "Retry-After": "5" });
+  }
+  return new ApiError(err.kind, err.message);
+}
+
+/**
+ * The one mapping from whatever a request's handling threw to the ApiError Prometheus would answer
+ * with: the engine's errors (as web/api/v1/api.go maps them), a remote engine's, the storage's,
+ * the token store's, admission, and Fastify's own request errors. Anything else is a bug: an
+ * internal error whose details go to the service log (the error handler logs it), not the client.
+ */
+export function toApiError(err: unknown, o: { maxBodyBytes?: number } = {}): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof AdmissionRejectedError) {
     return new ApiError("too_many_requests", err.message, { "Retry-After": String(err.retryAfterSeconds) });
@@ -77,5 +94,23 @@ export function queryError(err: unknown): ApiError {
   if (err instanceof QueryCanceledError) return new ApiError("canceled", err.message);
   if (err instanceof QueryStorageError) return new ApiError("internal", err.message);
   if (err instanceof ExecutionError) return new ApiError("execution", err.message);
-  return new ApiError("internal", err instanceof Error ? err.message : String(err));
+  if (err instanceof EngineError) return engineApiError(err);
+  if (err instanceof TokenStoreUnavailableError) {
+    return new ApiError("unavailable", "token store unavailable; retry shortly", {
+      "Retry-After": String(err.retryAfterSeconds),
+    });
+  }
+  // A look-up the store could not answer: said as it is, as Prometheus does.
+  if (err instanceof StorageError) return new ApiError("internal", err.message);
+  const e = err as { statusCode?: number; message?: string };
+  if (e.statusCode === 413) {
+    return new ApiError(
+      "payload_too_large",
+      `request body is larger than the limit of ${o.maxBodyBytes ?? "the server's"} bytes`,
+    );
+  }
+  if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
+    return ApiError.badData(e.message ?? "bad request");
+  }
+  return new ApiError("internal", "internal error; the service log has the details");
 }

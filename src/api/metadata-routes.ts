@@ -4,7 +4,7 @@
  * project-scoped querier, so another project's names and values are never seen.
  */
 import { familyOf } from "../catalog/metrics.js";
-import type { LookupRequest } from "./backend.js";
+import type { LookupRequest } from "../modes/backend.js";
 import type { ApiContext } from "./context.js";
 import { encodeLabels, successBody } from "./encode.js";
 import { ApiError } from "./errors.js";
@@ -47,13 +47,6 @@ function lookup(p: Params, signal?: AbortSignal): LookupRequest {
   return { start, end, match: p.get("match[]") ?? [], matchers: matchParams(p), signal };
 }
 
-/** A look-up's answer; storage failures are ours to report as internal errors, in the envelope. */
-function lookedUp<T>(answer: Promise<T>): Promise<T> {
-  return answer.catch((err) => {
-    throw err instanceof ApiError ? err : new ApiError("internal", (err as Error).message);
-  });
-}
-
 export async function series(
   ctx: ApiContext,
   p: Params,
@@ -63,7 +56,7 @@ export async function series(
   const limit = effectiveLimit(ctx, p);
   const req = lookup(p, signal);
   if (req.matchers.length === 0) throw ApiError.badData("no match[] parameter provided");
-  const all = await lookedUp(ctx.backend.series(projectId, req));
+  const all = await ctx.backend.series(projectId, req);
   const warnings = all.length > limit ? [TRUNCATED] : [];
   const data = `[${all.slice(0, limit).map(encodeLabels).join(",")}]`;
   return successBody({ data, warnings });
@@ -76,7 +69,7 @@ export async function labelNames(
   signal?: AbortSignal,
 ): Promise<Reply> {
   const limit = effectiveLimit(ctx, p);
-  const names = await lookedUp(ctx.backend.labelNames(projectId, lookup(p, signal)));
+  const names = await ctx.backend.labelNames(projectId, lookup(p, signal));
   return stringList(names, limit);
 }
 
@@ -116,7 +109,7 @@ export async function labelValues(
   if (name === "" || !name.isWellFormed())
     throw ApiError.badData(`invalid label name: ${JSON.stringify(name)}`);
   const limit = effectiveLimit(ctx, p);
-  const values = await lookedUp(ctx.backend.labelValues(projectId, name, lookup(p, signal)));
+  const values = await ctx.backend.labelValues(projectId, name, lookup(p, signal));
   return stringList(values, limit);
 }
 
@@ -128,14 +121,12 @@ export async function metadata(ctx: ApiContext, p: Params, projectId: string): P
   if (!Number.isInteger(limit)) throw ApiError.invalidParam("limit", "limit must be a number");
   if (!Number.isInteger(perMetric))
     throw ApiError.invalidParam("limit_per_metric", "limit_per_metric must be a number");
-  const names = await lookedUp(
-    ctx.backend.labelValues(projectId, "__name__", {
-      start: MIN_TIME_MS,
-      end: MAX_TIME_MS,
-      match: [],
-      matchers: [],
-    }),
-  );
+  const names = await ctx.backend.labelValues(projectId, "__name__", {
+    start: MIN_TIME_MS,
+    end: MAX_TIME_MS,
+    match: [],
+    matchers: [],
+  });
   const out: Record<string, Array<{ type: string; help: string; unit: string }>> = {};
   let n = 0;
   for (const seriesName of names) {

@@ -5,7 +5,7 @@
  */
 import { ParseError } from "../promql/errors.js";
 import { parseMetricSelector } from "../promql/parser/index.js";
-import type { Matcher } from "../storage/index.js";
+import { MAX_TIME_MS, type Matcher, MIN_TIME_MS } from "../storage/index.js";
 import { ApiError } from "./errors.js";
 
 /** A request's parameters: URL query and form body merged, the body's values first (Go's r.Form). */
@@ -32,12 +32,9 @@ export function param(p: Params, name: string): string {
   return p.get(name)?.[0] ?? "";
 }
 
-/**
- * Stand-ins for Prometheus's MinTime/MaxTime: the range of a JS Date, which keeps every ms an
- * exact integer (Prometheus's own bounds are beyond 2^53).
- */
-export const MIN_TIME_MS = -8_640_000_000_000_000;
-export const MAX_TIME_MS = 8_640_000_000_000_000;
+// Prometheus's MinTime/MaxTime, as storage defines them (src/storage/sample.ts).
+export { MAX_TIME_MS, MIN_TIME_MS };
+
 const MIN_TIME_FORMATTED = "-292273086-05-16T16:47:06Z";
 const MAX_TIME_FORMATTED = "292277025-08-18T07:12:54.999999999Z";
 

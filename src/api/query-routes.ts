@@ -10,7 +10,7 @@ import { formatExpr } from "../promql/printer.js";
 import type { QueryResult, QueryValue } from "../promql/value.js";
 import type { ApiContext } from "./context.js";
 import { encodeQueryData, successBody } from "./encode.js";
-import { ApiError, queryError } from "./errors.js";
+import { ApiError } from "./errors.js";
 import { durationParam, limitParam, type Params, param, timeParam } from "./params.js";
 
 /** What a route answers on success: the pre-encoded envelope. */
@@ -105,8 +105,6 @@ async function runQuery(
     release = await ctx.admission.acquire(projectId, deadline, signal);
     ctx.metrics.activeQueries.inc();
     result = await ctx.backend.query(projectId, { query, ...times, ...opts, deadline, signal });
-  } catch (err) {
-    throw queryError(err);
   } finally {
     if (release) {
       release();
@@ -114,7 +112,7 @@ async function runQuery(
     }
     stopTimer();
   }
-  if (Date.now() > deadline) throw queryError(new QueryTimeoutError("query timed out in result encoding"));
+  if (Date.now() > deadline) throw new QueryTimeoutError("query timed out in result encoding");
   ctx.metrics.querySamples.inc(result.samplesRead);
   const warnings = capAnnotations(result.warnings, "warning");
   let value = result.value;

@@ -12,14 +12,11 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
-import { type TokenRepository, TokenStoreUnavailableError } from "../auth/pg/repository.js";
 import { RateLimiter } from "../auth/rate-limit.js";
 import type { TokenInfo } from "../auth/tokens.js";
 import { FairAdmission } from "../exec/admission.js";
-import { QueryPool } from "../exec/query-pool.js";
-import type { QueryRunner } from "../exec/runner.js";
-import type { EngineOptions } from "../promql/engine.js";
-import type { Appendable, Queryable } from "../storage/index.js";
+import { SelfMetrics } from "../metrics/self-metrics.js";
+import type { ServiceStorage } from "../modes/storage.js";
 import {
   createIngestToken,
   createToken,
@@ -29,10 +26,9 @@ import {
   revokeToken,
 } from "./admin-routes.js";
 import { authorizeAdmin, authorizeMonitoring, authorizeTokenManager } from "./auth.js";
-import { EmbeddedBackend, type QueryBackend } from "./backend.js";
 import { type ApiContext, type ApiLimits, DEFAULT_LIMITS } from "./context.js";
 import { errorBody, successBody } from "./encode.js";
-import { ApiError } from "./errors.js";
+import { ApiError, toApiError } from "./errors.js";
 import {
   buildInfo,
   labelNames,
@@ -51,32 +47,24 @@ import {
   type Reply,
   rangeQuery,
 } from "./query-routes.js";
-import { SelfMetrics } from "./self-metrics.js";
 import { registerWebRoutes } from "./web-routes.js";
 import { registerWriteRoute } from "./write-route.js";
 
 export const API_PREFIX = "/v1alpha5/projects/:projectId";
 export const TIMESERIES_PREFIX = `${API_PREFIX}/metrics/timeseries`;
 
+/** What the API needs of the storage mode (src/modes/storage.ts); it never asks which mode it is. */
+export type ApiStorage = Pick<
+  ServiceStorage,
+  "appendable" | "queries" | "querySlots" | "watch" | "tokens" | "ingestTokens"
+>;
+
 export interface ApiServerOptions {
-  /** The embedded store, queried with our engine; or give `backend`. */
-  storage?: Queryable;
-  /** Answers queries instead of `storage` (remote storage mode). */
-  backend?: QueryBackend;
-  /** Runs `storage`'s queries; by default the server starts its own pool of worker threads. */
-  queryRunner?: QueryRunner;
-  /** Worker threads of that pool (default: the machine's cores, at least 2). */
-  queryWorkers?: number;
-  /** Heap budget of one query in that pool, MiB (default 1024). */
-  queryMaxMemoryMb?: number;
-  /** Where remote-write stores samples; without it /api/v1/write is not served. */
-  writable?: Appendable;
-  tokens: TokenRepository;
-  ingestTokens: TokenRepository;
+  storage: ApiStorage;
+  /** Serve remote-write (POST /api/v1/write) into the storage (default true). */
+  remoteWrite?: boolean;
   adminKey: string;
   limits?: Partial<ApiLimits>;
-  /** Engine settings other than the limits (lookback delta, …). */
-  engine?: Omit<EngineOptions, "timeoutMs" | "maxSamples">;
   /** A pino logger, or false for none. */
   logger?: FastifyBaseLogger | false;
   metrics?: SelfMetrics;
@@ -111,26 +99,6 @@ function isForm(request: FastifyRequest): boolean {
     .startsWith("application/x-www-form-urlencoded");
 }
 
-function toApiError(err: unknown, limits: ApiLimits): ApiError {
-  if (err instanceof ApiError) return err;
-  if (err instanceof TokenStoreUnavailableError) {
-    return new ApiError("unavailable", "token store unavailable; retry shortly", {
-      "Retry-After": String(err.retryAfterSeconds),
-    });
-  }
-  const e = err as { statusCode?: number; code?: string; message?: string };
-  if (e.statusCode === 413) {
-    return new ApiError(
-      "payload_too_large",
-      `request body is larger than the limit of ${limits.maxBodyBytes} bytes`,
-    );
-  }
-  if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
-    return ApiError.badData(e.message ?? "bad request");
-  }
-  return new ApiError("internal", "internal error; the service log has the details");
-}
-
 /** Aborts when the client goes away before its answer was sent, so work on its behalf stops. */
 function clientGone(reply: FastifyReply): AbortSignal {
   const ac = new AbortController();
@@ -144,31 +112,19 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...o.limits };
   const metrics = o.metrics ?? new SelfMetrics();
   const now = o.now ?? Date.now;
-  // Our own pool when the caller gave none: closed with the server.
-  const ownRunner =
-    !o.backend && o.storage && !o.queryRunner
-      ? new QueryPool({
-          workers: o.queryWorkers,
-          maxMemoryMb: o.queryMaxMemoryMb,
-          engine: { ...o.engine, timeoutMs: limits.queryTimeoutMs, maxSamples: limits.maxSamples },
-        })
-      : undefined;
-  const runner = o.queryRunner ?? ownRunner;
-  const backend = o.backend ?? (o.storage && runner ? new EmbeddedBackend(o.storage, runner) : undefined);
-  if (!backend) throw new TypeError("buildApiServer needs storage or a backend");
-  const slots = o.backend ? 16 : (runner?.workers ?? 1);
+  const slots = o.storage.querySlots;
   const admission = new FairAdmission({
-    maxConcurrent: limits.queryConcurrency || slots,
-    perKey: limits.queryConcurrencyPerProject || (o.backend ? 4 : Math.max(1, slots - 1)),
+    maxConcurrent: limits.queryConcurrency || slots.total,
+    perKey: limits.queryConcurrencyPerProject || slots.perProject,
     maxQueuedPerKey: limits.queryQueuePerProject,
   });
   metrics.watchAdmission(admission);
-  if (runner instanceof QueryPool) metrics.watchQueryPool(runner);
+  o.storage.watch(metrics);
   const ctx: ApiContext = {
-    backend,
+    backend: o.storage.queries,
     admission,
-    tokens: o.tokens,
-    ingestTokens: o.ingestTokens,
+    tokens: o.storage.tokens,
+    ingestTokens: o.storage.ingestTokens,
     adminKey: o.adminKey,
     rateLimiter: new RateLimiter(
       { ratePerSecond: limits.rateLimitPerSecond, burst: limits.rateLimitBurst },
@@ -220,8 +176,6 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     syncThreshold: 256 * 1024,
   });
 
-  if (ownRunner) app.addHook("onClose", () => ownRunner.close());
-
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
     done(null, formToObject(body as string)),
@@ -240,7 +194,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, _body, done) => done(null, undefined));
 
   app.setErrorHandler((err, request, reply) => {
-    const api = toApiError(err, limits);
+    const api = toApiError(err, { maxBodyBytes: limits.maxBodyBytes });
     if (api.status >= 500 && api.type === "internal") request.log.error({ err }, "request failed");
     reply
       .code(api.status)
@@ -355,9 +309,9 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
 
   if (o.webRoot) await registerWebRoutes(app, o.webRoot);
 
-  if (o.writable) {
+  if (o.remoteWrite !== false) {
     await registerWriteRoute(app, {
-      storage: o.writable,
+      storage: o.storage.appendable,
       api: ctx,
       ingestLimits: {
         maxFutureMs: limits.ingestMaxFutureMs,
@@ -366,7 +320,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
         maxLabelsPerSeries: limits.ingestMaxLabelsPerSeries,
         maxSeriesPerProject: limits.ingestMaxSeriesPerProject,
       },
-      ingestTokens: o.ingestTokens,
+      ingestTokens: o.storage.ingestTokens,
       metrics,
       maxBodyBytes: limits.remoteWriteMaxBodyBytes,
       maxDecompressedBytes: limits.remoteWriteMaxDecompressedBytes,

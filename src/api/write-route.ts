@@ -9,16 +9,16 @@
  * older ones drop on 429).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { TokenRepository } from "../auth/pg/repository.js";
+import type { TokenStore } from "../auth/token-store.js";
 import { ActiveSeries } from "../ingest/active-series.js";
 import type { IngestLimits } from "../ingest/limits.js";
 import { RemoteWriteDecodeError } from "../ingest/remote-write/index.js";
 import { receiveRemoteWrite } from "../ingest/remote-write-receiver.js";
+import type { SelfMetrics } from "../metrics/self-metrics.js";
 import { type Appendable, isDiskFullError, StorageError } from "../storage/index.js";
-import { noteAuthFailure, refuseLimitedAddress } from "./auth.js";
+import { bearer, CHALLENGE, noteAuthFailure, refuseLimitedAddress } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { ApiError } from "./errors.js";
-import type { SelfMetrics } from "./self-metrics.js";
 
 export interface WriteRouteOptions {
   storage: Appendable;
@@ -26,7 +26,7 @@ export interface WriteRouteOptions {
   api: ApiContext;
   /** What a tenant's series and samples are held to. */
   ingestLimits: IngestLimits;
-  ingestTokens: TokenRepository;
+  ingestTokens: TokenStore;
   metrics: SelfMetrics;
   /** Largest compressed body, in bytes. */
   maxBodyBytes: number;
@@ -69,8 +69,6 @@ class SampleBudget {
   }
 }
 
-const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="managed-inference-metrics"' };
-
 interface WriteRequest extends FastifyRequest {
   writer?: { tokenId: string; scope: string };
 }
@@ -80,18 +78,7 @@ async function authenticate(
   request: FastifyRequest,
 ): Promise<{ tokenId: string; scope: string }> {
   refuseLimitedAddress(o.api, request);
-  const h = request.headers.authorization ?? "";
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
-  if (!m) {
-    // A request without any credentials is a misconfigured sender, not a guess.
-    if (h !== "") noteAuthFailure(o.api, request);
-    throw new ApiError(
-      "unauthorized",
-      'missing credentials: send "Authorization: Bearer <ingest token>"',
-      CHALLENGE,
-    );
-  }
-  const v = await o.ingestTokens.verify(m[1]);
+  const v = await o.ingestTokens.verify(bearer(o.api, request, "ingest token"));
   if (!v.ok) {
     o.metrics.authFailures.inc({ reason: `ingest_${v.reason}` });
     if (v.reason === "unknown") noteAuthFailure(o.api, request);

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_LIMITS } from "../api/context.js";
-import { isDiskFull } from "../auth/pg/repository.js";
+import { isDiskFull } from "../auth/errors.js";
 import { formatDurationMs, parseDurationMs } from "../config/duration.js";
 import { DEFAULT_QUERY_MEMORY_MB } from "../exec/query-pool.js";
 import { displayUrl } from "../remote/sender/index.js";

@@ -11,16 +11,11 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
-import type { QueryBackend } from "../api/backend.js";
 import type { ApiLimits } from "../api/context.js";
-import { RemoteBackend } from "../api/remote-backend.js";
-import { SelfMetrics } from "../api/self-metrics.js";
 import { buildApiServer } from "../api/server.js";
 import { type AdminKey, loadOrCreateAdminKey } from "../auth/admin-key.js";
-import { openMetaDb } from "../auth/meta-db.js";
-import { openTokenRepositories } from "../auth/pg/open.js";
-import type { TokenRepository } from "../auth/pg/repository.js";
-import { QueryPool } from "../exec/query-pool.js";
+import type { TokenStore } from "../auth/token-store.js";
+import type { QueryPool } from "../exec/query-pool.js";
 import {
   type Gateway,
   type GatewayConfig,
@@ -29,44 +24,21 @@ import {
   startGateway,
 } from "../gateway/index.js";
 import { loadScrapeConfig, type ScrapeConfig, type Scraper, startScraper } from "../ingest/scrape/index.js";
-import { EngineClient } from "../remote/read/client.js";
-import { decodeQueryData } from "../remote/read/decode.js";
-import { RemoteWriteStorage } from "../remote/sender/index.js";
+import { SelfMetrics } from "../metrics/self-metrics.js";
+import { openStorage } from "../modes/open.js";
+import { isTenantPerProject, type RemoteStorageConfig } from "../modes/remote.js";
+import type { ServiceStorage } from "../modes/storage.js";
+import type { RemoteWriteStorage } from "../remote/sender/index.js";
 import { builtinRuleGroups } from "../rules/builtin.js";
-import { RuleManager, type RuleManagerOptions, type RuleQuery } from "../rules/manager.js";
+import { RuleManager } from "../rules/manager.js";
 import { loadRuleFile, type RuleGroup } from "../rules/rule-file.js";
 import { type SimFleet, startSimFleet } from "../sim/fleet.js";
 import type { RunningLoad } from "../sim/load.js";
-import { type Appendable, PROJECT_LABEL } from "../storage/index.js";
+import type { Appendable } from "../storage/index.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
-import { Tsdb } from "../tsdb/tsdb.js";
+import type { Tsdb } from "../tsdb/tsdb.js";
 
-/**
- * Remote storage mode: samples go by remote-write to a Prometheus-compatible engine
- * (VictoriaMetrics, Mimir / Cortex, Thanos Receive, Prometheus) and queries to its Prometheus API.
- */
-export interface RemoteStorageConfig {
-  /** The engine's remote-write endpoint, e.g. http://vminsert:8480/insert/0/prometheus/api/v1/write. */
-  writeUrl: string;
-  /** Base of the engine's Prometheus API (`<url>/api/v1/query`), e.g. http://vmselect:8481/select/0/prometheus. */
-  queryUrl: string;
-  /** Sent to the engine as `Authorization: Bearer …` on both paths. */
-  bearerToken?: string;
-  /** Extra headers to the engine on both paths. */
-  headers?: Readonly<Record<string, string>>;
-  /**
-   * Tenant per project: the project id travels in this header (`X-Scope-OrgID` for Mimir/Cortex),
-   * and/or replaces `{tenant}` in both URLs (VictoriaMetrics cluster account ids, which must then
-   * be numeric project ids).
-   */
-  tenantHeader?: string;
-  /** Concurrent remote-write senders (default 4). */
-  shards?: number;
-  /** Bound on the on-disk queue (default 1 GiB). */
-  maxQueueBytes?: number;
-  /** Largest answer taken from the engine, in bytes (default 64 MiB). */
-  maxResponseBytes?: number;
-}
+export type { RemoteStorageConfig };
 
 export interface ServiceConfig {
   dataDir: string;
@@ -124,10 +96,12 @@ export interface RunningService {
   queryPool?: QueryPool;
   /** The remote-write queue (remote mode only). */
   remote?: RemoteWriteStorage;
+  /** The opened storage mode, as every part of the service sees it. */
+  storage: ServiceStorage;
   /** Where producers write: the embedded store, or the remote-write queue. */
   appendable: Appendable;
-  tokens: TokenRepository;
-  ingestTokens: TokenRepository;
+  tokens: TokenStore;
+  ingestTokens: TokenStore;
   app: FastifyInstance;
   rules: RuleManager;
   gateway?: Gateway;
@@ -149,102 +123,6 @@ function loopbackUrl(address: string, host: string): string {
   return host === "0.0.0.0" || host === "::"
     ? address.replace(/\/\/[^:/]+|\/\/\[[^\]]+\]/, "//127.0.0.1")
     : address;
-}
-
-interface OpenedStorage {
-  db?: Tsdb;
-  /** Evaluates the embedded store's queries (API and rules). */
-  pool?: QueryPool;
-  remote?: RemoteWriteStorage;
-  backend?: QueryBackend;
-  appendable: Appendable;
-  rules: Pick<RuleManagerOptions, "query" | "appendable">;
-  close(): Promise<void> | void;
-}
-
-/** Whether the engine separates projects as tenants; a half-configured tenant mode is an error. */
-function isTenantPerProject(r: RemoteStorageConfig): boolean {
-  const inWrite = r.writeUrl.includes("{tenant}");
-  const inQuery = r.queryUrl.includes("{tenant}");
-  if (r.tenantHeader === undefined && inWrite !== inQuery) {
-    throw new Error(
-      `{tenant} is in the remote ${inWrite ? "write" : "query"} URL only: put it in both (VictoriaMetrics cluster: /insert/{tenant}/… and /select/{tenant}/…), or use --remote-tenant-header`,
-    );
-  }
-  return r.tenantHeader !== undefined || inWrite;
-}
-
-function openStorage(cfg: ServiceConfig, dataDir: string, logger: pino.Logger): OpenedStorage {
-  const r = cfg.remote;
-  if (!r) {
-    const db = Tsdb.open({
-      dir: dataDir,
-      retentionMs: cfg.retentionMs,
-      sync: cfg.sync,
-      maxDiskBytes: cfg.maxDiskBytes,
-      log: (m, level) => logger[level]({ component: "tsdb" }, m),
-    });
-    // One pool of query workers for the API and the rules: no query runs on this thread.
-    const pool = new QueryPool({
-      workers: cfg.queryWorkers,
-      maxMemoryMb: cfg.queryMaxMemoryMb,
-      engine: {
-        lookbackDeltaMs: cfg.lookbackDeltaMs,
-        timeoutMs: cfg.limits.queryTimeoutMs,
-        maxSamples: cfg.limits.maxSamples,
-      },
-      log: (m) => logger.error({ component: "query-pool" }, m),
-    });
-    // Rules read across projects, so they get the whole store.
-    const query: RuleQuery = async (expr, t, signal) => {
-      const deadline = Date.now() + cfg.limits.queryTimeoutMs;
-      return (
-        await pool.run({ kind: "instant", query: expr, start: t, end: t, step: 0, deadline, signal }, db)
-      ).value;
-    };
-    return {
-      db,
-      pool,
-      appendable: db,
-      rules: { query, appendable: db },
-      close: async () => {
-        await pool.close();
-        db.close();
-      },
-    };
-  }
-  const tenantPerProject = isTenantPerProject(r);
-  const client = new EngineClient({
-    url: r.queryUrl,
-    bearerToken: r.bearerToken,
-    headers: r.headers,
-    tenantHeader: r.tenantHeader,
-    timeoutMs: cfg.limits.queryTimeoutMs + 10_000,
-    maxResponseBytes: r.maxResponseBytes,
-  });
-  const remote = new RemoteWriteStorage({
-    url: r.writeUrl,
-    dir: dataDir,
-    bearerToken: r.bearerToken,
-    headers: r.headers,
-    ...(tenantPerProject ? { tenant: { label: PROJECT_LABEL, header: r.tenantHeader } } : {}),
-    shards: r.shards,
-    maxQueueBytes: r.maxQueueBytes,
-    sync: cfg.sync,
-    log: (m) => logger.warn({ component: "remote-write" }, m),
-  });
-  // The rules read across projects, so they run against the engine as the service itself, unscoped.
-  const query = async (expr: string, t: number, signal: AbortSignal) => {
-    const params = new URLSearchParams({ query: expr, time: String(t / 1000) });
-    return decodeQueryData((await client.call("/api/v1/query", params, { post: true, signal })).data);
-  };
-  return {
-    remote,
-    backend: new RemoteBackend(client, cfg.limits.queryTimeoutMs),
-    appendable: remote,
-    rules: { query, appendable: remote },
-    close: () => remote.close(),
-  };
 }
 
 export async function startService(cfg: ServiceConfig): Promise<RunningService> {
@@ -288,13 +166,8 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     ? loadScrapeConfig(cfg.scrapeConfig)
     : undefined;
 
-  const meta = openMetaDb(dataDir, (m) => logger.warn({ component: "tokens" }, m));
   // Stopped in reverse order of starting.
-  const closers: Array<() => Promise<void> | void> = [
-    () => {
-      meta.close();
-    },
-  ];
+  const closers: Array<() => Promise<void> | void> = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) {
       try {
@@ -307,54 +180,59 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     logger.flush();
   };
   try {
-    const storage = openStorage(cfg, dataDir, logger);
+    const opened = await openStorage(
+      {
+        dataDir,
+        retentionMs: cfg.retentionMs,
+        sync: cfg.sync,
+        maxDiskBytes: cfg.maxDiskBytes,
+        engine: {
+          lookbackDeltaMs: cfg.lookbackDeltaMs,
+          timeoutMs: cfg.limits.queryTimeoutMs,
+          maxSamples: cfg.limits.maxSamples,
+        },
+        queryWorkers: cfg.queryWorkers,
+        queryMaxMemoryMb: cfg.queryMaxMemoryMb,
+        postgresUrl: cfg.postgresUrl,
+        remote: cfg.remote,
+      },
+      logger,
+    );
+    const { storage } = opened;
     closers.push(() => storage.close());
-    const repos = await openTokenRepositories({
-      postgresUrl: cfg.postgresUrl,
-      metaDb: meta,
-      log: (fields, message) => logger.info({ component: "tokens", ...fields }, message),
-    });
-    closers.push(() => repos.close());
-    const { tokens, ingestTokens } = repos;
-    const engine = { lookbackDeltaMs: cfg.lookbackDeltaMs };
     const rules = new RuleManager({
       groups,
-      ...storage.rules,
-      leadership: repos.rulesLeadership,
+      query: storage.ruleQuery,
+      appendable: storage.appendable,
+      leadership: storage.rulesLeadership,
       log: (fields, message) => logger.warn({ component: "rules", ...fields }, message),
     });
     const adminKey = loadOrCreateAdminKey(dataDir, cfg.adminKeyFromEnv);
-    const metrics = new SelfMetrics();
-    const remote = storage.remote;
-    if (remote) metrics.watchRemoteWrite(() => remote.status());
     const app = await buildApiServer({
-      metrics,
-      ...(storage.db ? { storage: storage.db, queryRunner: storage.pool } : { backend: storage.backend }),
-      writable: storage.appendable,
-      tokens,
-      ingestTokens,
+      storage,
+      metrics: new SelfMetrics(),
       adminKey: adminKey.value,
       limits: cfg.limits,
-      engine,
       logger,
       rules: () => ({ groups: rules.groups, health: rules.health() }),
       webRoot: cfg.webRoot ?? fileURLToPath(new URL("../../web/dist", import.meta.url)),
     });
     const url = loopbackUrl(await app.listen({ host, port }), host);
     closers.push(() => app.close());
-    await repos.start();
+    await storage.start();
     rules.start();
     closers.push(() => rules.stop());
 
     const running: RunningService = {
       url,
       adminKey,
-      db: storage.db,
-      queryPool: storage.pool,
-      remote: storage.remote,
+      storage,
+      db: opened.db,
+      queryPool: opened.queryPool,
+      remote: opened.remoteQueue,
       appendable: storage.appendable,
-      tokens,
-      ingestTokens,
+      tokens: storage.tokens,
+      ingestTokens: storage.ingestTokens,
       app,
       rules,
       close: closeAll,

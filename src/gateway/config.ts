@@ -44,8 +44,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { isValidProjectId } from "../api/auth.js";
 import { SERVICE_TIERS, type ServiceTier } from "../catalog/metrics.js";
+import { isValidProjectId } from "../storage/index.js";
 
 export class GatewayConfigError extends Error {
   override readonly name = "GatewayConfigError";

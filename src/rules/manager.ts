@@ -8,7 +8,7 @@
  * replica holds the leader lease with at least `leaderBudgetMs` left, and a rule's results are
  * committed only if the lease is still held at that moment (else they are rolled back).
  */
-import { type Leadership, SOLE_LEADER } from "../auth/pg/lease.js";
+
 import type { Engine } from "../promql/engine.js";
 import type { QueryValue } from "../promql/value.js";
 import {
@@ -19,6 +19,7 @@ import {
   type Queryable,
   StaleNaN,
 } from "../storage/index.js";
+import { type Leadership, SOLE_LEADER } from "./leadership.js";
 import type { RecordingRule, RuleGroup } from "./rule-file.js";
 
 export interface RuleHealth {

@@ -22,6 +22,11 @@ export class InvalidTimestampError extends SampleError {
   override readonly name = "InvalidTimestampError";
 }
 
+/** The sample's value is not a number (a float64; NaN and ±Inf are numbers). */
+export class InvalidValueError extends SampleError {
+  override readonly name = "InvalidValueError";
+}
+
 export class InvalidSampleLabelsError extends SampleError {
   override readonly name = "InvalidSampleLabelsError";
 }

@@ -10,6 +10,13 @@ import { Matcher } from "./matcher.js";
 /** The label every stored series carries to say which project it belongs to. */
 export const PROJECT_LABEL = "project_id";
 
+const PROJECT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** What a project id may be (in URLs, tokens, labels and config files): 1–128 of [A-Za-z0-9._-], not starting with . _ or -. */
+export function isValidProjectId(id: string): boolean {
+  return PROJECT_ID_RE.test(id);
+}
+
 export function scopeToProject(inner: Queryable, projectId: string): Queryable {
   const own = new Matcher("=", PROJECT_LABEL, projectId);
   return {

@@ -5,18 +5,17 @@
 import {
   type Appender,
   type CommitResult,
+  checkSample,
   DuplicateSampleError,
   formatLabels,
   InvalidLabelsError,
   InvalidSampleLabelsError,
-  InvalidTimestampError,
   type Labels,
   OutOfBoundsSampleError,
   OutOfOrderSampleError,
   type SeriesRef,
   sameBits,
 } from "../storage/index.js";
-import { MAX_ABS_TIMESTAMP } from "./chunk/xor.js";
 import type { MemSeries } from "./mem-series.js";
 
 /** What the appender needs from the database; implemented by Tsdb. */
@@ -78,13 +77,7 @@ export class TsdbAppender implements Appender {
         throw err;
       }
     }
-    if (!Number.isInteger(t) || Math.abs(t) > MAX_ABS_TIMESTAMP) {
-      throw new InvalidTimestampError(
-        `timestamp ${t} of ${formatLabels(s.labels)} is not an integer number of milliseconds within ±2^51`,
-      );
-    }
-    if (typeof v !== "number")
-      throw new InvalidTimestampError(`value of ${formatLabels(s.labels)} is not a number`);
+    checkSample(s.labels, t, v);
     if (t < this.db.minValidTime()) {
       throw new OutOfBoundsSampleError(
         `sample at ${t} of ${formatLabels(s.labels)} is older than the retention window`,

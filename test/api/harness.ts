@@ -9,15 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyBaseLogger } from "fastify";
 import type { ApiLimits } from "../../src/api/context.js";
-import { RemoteBackend } from "../../src/api/remote-backend.js";
 import { buildApiServer, TIMESERIES_PREFIX } from "../../src/api/server.js";
 import { openMetaDb } from "../../src/auth/meta-db.js";
-import { SqliteTokenRepository } from "../../src/auth/pg/repository.js";
-import { INGEST_TOKENS, TokenStore } from "../../src/auth/tokens.js";
-import { EngineClient } from "../../src/remote/read/client.js";
-import { RemoteWriteStorage } from "../../src/remote/sender/index.js";
-import { type Appendable, labelsFromObject } from "../../src/storage/index.js";
+import type { TokenStore } from "../../src/auth/token-store.js";
+import { openRemoteSamples } from "../../src/modes/remote.js";
+import type { SampleStorage } from "../../src/modes/storage.js";
+import { labelsFromObject } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
+import { embeddedTestSamples, sqliteTokenStores } from "../support/test-storage.js";
 
 export const ADMIN_KEY = "mim_adm_test-admin-key-0123456789";
 
@@ -65,19 +64,20 @@ export async function startTestService(
   const dir = mkdtempSync(join(tmpdir(), "mim-api-"));
   const db = Tsdb.open({ dir, log: () => {} });
   const meta = openMetaDb(dir);
-  const tokens = new TokenStore(meta, opts.now);
-  const ingestTokens = new TokenStore(meta, opts.now, INGEST_TOKENS);
+  const stores = sqliteTokenStores(meta, opts.now);
+  const { tokens, ingestTokens } = stores;
   const remote = opts.remote
-    ? new RemoteWriteStorage({ url: opts.remote.writeUrl, dir, batchDeadlineMs: 50 })
+    ? openRemoteSamples({
+        remote: { writeUrl: opts.remote.writeUrl, queryUrl: opts.remote.url },
+        dataDir: dir,
+        queryTimeoutMs: 120_000,
+        queueTiming: { batchDeadlineMs: 50 },
+      })
     : undefined;
-  const target: Appendable = remote ?? db;
+  const samples: SampleStorage = remote ?? embeddedTestSamples(db, opts.limits);
+  const target = samples.appendable;
   const app = await buildApiServer({
-    ...(opts.remote
-      ? { backend: new RemoteBackend(new EngineClient({ url: opts.remote.url }), 120_000) }
-      : { storage: db }),
-    writable: target,
-    tokens: new SqliteTokenRepository(tokens),
-    ingestTokens: new SqliteTokenRepository(ingestTokens),
+    storage: { ...samples, tokens, ingestTokens },
     adminKey: ADMIN_KEY,
     // No rate limits unless a test asks: the suites send hundreds of requests, bad credentials
     // among them, from one address and one project.
@@ -99,9 +99,9 @@ export async function startTestService(
     tokens,
     dir,
     base: (projectId) => address + TIMESERIES_PREFIX.replace(":projectId", encodeURIComponent(projectId)),
-    token: (projectId, expiresAt = null) => tokens.create(projectId, "test", expiresAt).token,
+    token: stores.mint,
     ingestTokens,
-    ingestToken: (projectId = "*") => ingestTokens.create(projectId, "test", null).token,
+    ingestToken: stores.mintIngest,
     load(series) {
       const app = target.appender();
       for (const s of series) {
@@ -113,14 +113,14 @@ export async function startTestService(
     },
     async settle() {
       if (!remote || !opts.remote) return;
-      if (!(await remote.drain(60_000))) throw new Error("the remote-write queue did not drain in 60 s");
+      if (!(await remote.queue.drain(60_000)))
+        throw new Error("the remote-write queue did not drain in 60 s");
       await opts.remote.flush();
     },
     async close() {
       await app.close();
-      await remote?.close();
-      tokens.close();
-      ingestTokens.close();
+      await samples.close();
+      await stores.close();
       meta.close();
       db.close();
       rmSync(dir, { recursive: true, force: true });

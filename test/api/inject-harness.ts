@@ -12,9 +12,10 @@ import type { ApiLimits } from "../../src/api/context.js";
 import type { RulesView } from "../../src/api/metadata-routes.js";
 import { API_PREFIX, buildApiServer, TIMESERIES_PREFIX } from "../../src/api/server.js";
 import { openMetaDb } from "../../src/auth/meta-db.js";
-import { SqliteTokenRepository, type TokenRepository } from "../../src/auth/pg/repository.js";
-import { INGEST_TOKENS, TokenStore } from "../../src/auth/tokens.js";
+import type { TokenStore } from "../../src/auth/token-store.js";
+import type { TokenTable } from "../../src/auth/token-table.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
+import { embeddedTestSamples, sqliteTokenStores } from "../support/test-storage.js";
 
 export const INJECT_ADMIN_KEY = "mim_adm_inject-admin-key-0123456789";
 export const T0 = 1_700_000_000_000;
@@ -56,7 +57,7 @@ export async function startInjectService(
     limits?: Partial<ApiLimits>;
     rules?: () => RulesView;
     /** Wraps (or replaces) the monitoring-token repository. */
-    monitoringRepo?: (sqlite: TokenRepository) => TokenRepository;
+    monitoringTable?: (sqlite: TokenTable) => TokenTable;
     /** Where the metadata database lives (default: a fresh temp directory). */
     metaDir?: string;
     /** Serve remote-write (POST /api/v1/write) into the store too. */
@@ -68,14 +69,16 @@ export async function startInjectService(
   const now = () => clock.t;
   const db = Tsdb.open({ dir, log: () => {} });
   const meta = openMetaDb(o.metaDir ?? dir);
-  const tokens = new TokenStore(meta, now);
-  const ingestTokens = new TokenStore(meta, now, INGEST_TOKENS);
-  const sqlite = new SqliteTokenRepository(tokens);
+  const stores = sqliteTokenStores(meta, now, o.monitoringTable);
+  const { tokens, ingestTokens } = stores;
+  const samples = embeddedTestSamples(db, o.limits);
   const app = await buildApiServer({
-    storage: db,
-    ...(o.writable ? { writable: db } : {}),
-    tokens: o.monitoringRepo ? o.monitoringRepo(sqlite) : sqlite,
-    ingestTokens: new SqliteTokenRepository(ingestTokens),
+    storage: {
+      ...samples,
+      tokens,
+      ingestTokens,
+    },
+    remoteWrite: o.writable === true,
     adminKey: INJECT_ADMIN_KEY,
     limits: o.limits,
     logger: false,
@@ -90,8 +93,8 @@ export async function startInjectService(
     tick: (ms) => {
       clock.t += ms;
     },
-    token: (p, expiresAt = null) => tokens.create(p, "test", expiresAt).token,
-    ingestToken: (p = "*") => ingestTokens.create(p, "test", null).token,
+    token: stores.mint,
+    ingestToken: stores.mintIngest,
     async request(r) {
       const authorization = r.authorization ?? (r.token === undefined ? undefined : `Bearer ${r.token}`);
       const res = await app.inject({
@@ -114,8 +117,8 @@ export async function startInjectService(
     tokensPath: (p) => `${API_PREFIX.replace(":projectId", encodeURIComponent(p))}/monitoring/tokens`,
     async close() {
       await app.close();
-      tokens.close();
-      ingestTokens.close();
+      await samples.close();
+      await stores.close();
       meta.close();
       db.close();
       rmSync(dir, { recursive: true, force: true });

@@ -11,8 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DatabaseError, type Pool } from "pg";
-import { isDiskFull, type TokenRepository } from "../../src/auth/pg/repository.js";
-import { PgTokenStore } from "../../src/auth/pg/token-store.js";
+import { isDiskFull } from "../../src/auth/errors.js";
+import { PgTokenTable } from "../../src/auth/pg/token-table.js";
+import type { TokenTable } from "../../src/auth/token-table.js";
 import { MONITORING_TOKENS } from "../../src/auth/tokens.js";
 import { type Answer, INJECT_ADMIN_KEY, type InjectService, startInjectService } from "./inject-harness.js";
 
@@ -53,18 +54,15 @@ describe("token creation on a full disk", () => {
       ...(dir
         ? { metaDir: dir }
         : {
-            monitoringRepo: (sqlite: TokenRepository): TokenRepository => ({
-              ...sqlite,
-              create: async (...args) => {
+            monitoringTable: (sqlite: TokenTable): TokenTable => ({
+              insert: (row, maxLive) => {
                 if (failing) throw sqliteFullError();
-                return sqlite.create(...args);
+                return sqlite.insert(row, maxLive);
               },
-              list: (p) => sqlite.list(p),
-              revoke: (p, id) => sqlite.revoke(p, id),
-              revokeById: (id) => sqlite.revokeById(id),
-              verify: (t) => sqlite.verify(t),
-              flushLastUsed: () => sqlite.flushLastUsed(),
-              close: () => sqlite.close(),
+              byHash: (hash) => sqlite.byHash(hash),
+              listLive: (p) => sqlite.listLive(p),
+              revoke: (id, p, at) => sqlite.revoke(id, p, at),
+              writeLastUsed: (uses) => sqlite.writeLastUsed(uses),
             }),
           }),
     });
@@ -124,7 +122,7 @@ describe("token creation on a full disk", () => {
     for (const maxTokensPerProject of [0, 100]) {
       const s = await startInjectService({
         limits: { maxTokensPerProject },
-        monitoringRepo: () => new PgTokenStore(pool, MONITORING_TOKENS),
+        monitoringTable: () => new PgTokenTable(pool, MONITORING_TOKENS),
       });
       try {
         assertDiskFull(await create(s, INJECT_ADMIN_KEY));

@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Pool } from "pg";
-import { LeaderLease, runIfLeader, SOLE_LEADER } from "../../src/auth/pg/lease.js";
+import { LeaderLease } from "../../src/auth/pg/lease.js";
 import { createPgPool } from "../../src/auth/pg/pool.js";
 import { migrate } from "../../src/auth/pg/schema.js";
+import { runIfLeader, SOLE_LEADER } from "../../src/rules/leadership.js";
 import { type PgServer, postgresSkip, startPostgres, startTcpProxy } from "./pg-server.js";
 
 const skip = postgresSkip();

@@ -8,24 +8,21 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import type { Pool } from "pg";
+import { TokenStoreUnavailableError } from "../../src/auth/errors.js";
+import { openTokenStores } from "../../src/auth/open.js";
 import { importSqliteTokens } from "../../src/auth/pg/import-sqlite.js";
-import { openTokenRepositories } from "../../src/auth/pg/open.js";
 import { createPgPool } from "../../src/auth/pg/pool.js";
-import {
-  SqliteTokenRepository,
-  type TokenRepository,
-  TokenStoreUnavailableError,
-} from "../../src/auth/pg/repository.js";
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from "../../src/auth/pg/schema.js";
-import { PgTokenStore } from "../../src/auth/pg/token-store.js";
-import {
-  ALL_PROJECTS,
-  INGEST_TOKENS,
-  MONITORING_TOKENS,
-  type TokenKind,
-  TokenStore,
-} from "../../src/auth/tokens.js";
+import { PgTokenTable } from "../../src/auth/pg/token-table.js";
+import { SqliteTokenTable } from "../../src/auth/sqlite-token-table.js";
+import { TokenStore, type TokenStoreOptions } from "../../src/auth/token-store.js";
+import { ALL_PROJECTS, INGEST_TOKENS, MONITORING_TOKENS, type TokenKind } from "../../src/auth/tokens.js";
 import { type PgServer, postgresSkip, startPostgres, startTcpProxy } from "./pg-server.js";
+
+/** A token store over PostgreSQL rows, as openTokenStores makes one. */
+function pgStore(pool: Pool, kind: TokenKind, o: Omit<TokenStoreOptions, "kind"> = {}): TokenStore {
+  return new TokenStore(new PgTokenTable(pool, kind), { kind, ...o });
+}
 
 const T0 = 1_700_000_000_000;
 
@@ -43,7 +40,7 @@ interface Backend {
   name: string;
   /** A fresh store; `open` makes more instances (replicas, restarts) on the same storage. */
   fresh(c: Clock): Promise<{
-    open(kind: TokenKind): TokenRepository;
+    open(kind: TokenKind): TokenStore;
     cleanup(): Promise<void>;
   }>;
 }
@@ -52,10 +49,10 @@ const sqliteBackend: Backend = {
   name: "SQLite (adapter)",
   async fresh(c) {
     const db = new Database(":memory:");
-    const opened: TokenRepository[] = [];
+    const opened: TokenStore[] = [];
     return {
       open(kind) {
-        const r = new SqliteTokenRepository(new TokenStore(db, c.now, kind));
+        const r = new TokenStore(new SqliteTokenTable(db, kind), { kind, now: c.now });
         opened.push(r);
         return r;
       },
@@ -84,7 +81,7 @@ const pgBackend: Backend = {
   async fresh(c) {
     const { url, pool } = await isolatedPool();
     const pools: Pool[] = [pool];
-    const opened: TokenRepository[] = [];
+    const opened: TokenStore[] = [];
     let first = true;
     return {
       open(kind) {
@@ -92,7 +89,7 @@ const pgBackend: Backend = {
         const p = first ? pool : createPgPool({ url });
         if (!first) pools.push(p);
         first = false;
-        const r = new PgTokenStore(p, kind, { now: c.now });
+        const r = pgStore(p, kind, { now: c.now });
         opened.push(r);
         return r;
       },
@@ -118,9 +115,9 @@ for (const backend of [sqliteBackend, pgBackend]) {
     async function withStore(
       fn: (s: {
         c: Clock;
-        mon: TokenRepository;
-        ing: TokenRepository;
-        open(kind: TokenKind): TokenRepository;
+        mon: TokenStore;
+        ing: TokenStore;
+        open(kind: TokenKind): TokenStore;
       }) => Promise<void>,
     ): Promise<void> {
       const c = clock();
@@ -331,10 +328,10 @@ describe("PostgreSQL token store", { skip }, () => {
   it("two replicas on two pools see each other's creation and revocation at once", async () => {
     const { url, pool: poolA } = await isolatedPool();
     const poolB = createPgPool({ url });
-    const a = new PgTokenStore(poolA, MONITORING_TOKENS);
-    const b = new PgTokenStore(poolB, MONITORING_TOKENS);
-    const ia = new PgTokenStore(poolA, INGEST_TOKENS);
-    const ib = new PgTokenStore(poolB, INGEST_TOKENS);
+    const a = pgStore(poolA, MONITORING_TOKENS);
+    const b = pgStore(poolB, MONITORING_TOKENS);
+    const ia = pgStore(poolA, INGEST_TOKENS);
+    const ib = pgStore(poolB, INGEST_TOKENS);
     try {
       for (let i = 0; i < 20; i++) {
         const created = await a.create(`p${i}`, "from A", null);
@@ -357,7 +354,7 @@ describe("PostgreSQL token store", { skip }, () => {
       const t = await a.create("race", "r", null);
       let revoked = false;
       let acceptedAfter = 0;
-      const hammer = async (s: PgTokenStore) => {
+      const hammer = async (s: TokenStore) => {
         for (let i = 0; i < 200; i++) {
           const sawRevoked = revoked;
           const v = await s.verify(t.token);
@@ -381,8 +378,8 @@ describe("PostgreSQL token store", { skip }, () => {
   it("flushes last-used times on a timer, visible to the other replica", async () => {
     const { url, pool: poolA } = await isolatedPool();
     const poolB = createPgPool({ url });
-    const a = new PgTokenStore(poolA, MONITORING_TOKENS, { flushIntervalMs: 100 });
-    const b = new PgTokenStore(poolB, MONITORING_TOKENS);
+    const a = pgStore(poolA, MONITORING_TOKENS, { flushIntervalMs: 100 });
+    const b = pgStore(poolB, MONITORING_TOKENS);
     try {
       const t = await b.create("p", "t", null);
       assert.ok((await a.verify(t.token)).ok);
@@ -404,8 +401,8 @@ describe("PostgreSQL token store", { skip }, () => {
     const proxy = await startTcpProxy(server!.port);
     const viaProxy = url.replace(`:${server!.port}/`, `:${proxy.port}/`);
     const pp = createPgPool({ url: viaProxy, connectTimeoutMs: 300, statementTimeoutMs: 300 });
-    const s = new PgTokenStore(pool, MONITORING_TOKENS);
-    const p = new PgTokenStore(pp, MONITORING_TOKENS);
+    const s = pgStore(pool, MONITORING_TOKENS);
+    const p = pgStore(pp, MONITORING_TOKENS);
     try {
       const t = await s.create("p", "t", null);
       assert.ok((await p.verify(t.token)).ok);
@@ -448,20 +445,23 @@ describe("PostgreSQL token store", { skip }, () => {
   it("takes over an embedded node's tokens: same values keep working, revoked stay revoked", async () => {
     const meta = new Database(":memory:");
     const c = clock();
-    const mon = new TokenStore(meta, c.now, MONITORING_TOKENS);
-    const ing = new TokenStore(meta, c.now, INGEST_TOKENS);
-    const live = mon.create("p", "live", null);
-    const dead = mon.create("p", "dead", null);
-    const expiring = mon.create("p", "expiring", new Date(c.t + 10_000));
-    const fleet = ing.create(ALL_PROJECTS, "fleet", null);
-    mon.revoke("p", dead.id);
+    const mon = new TokenStore(new SqliteTokenTable(meta, MONITORING_TOKENS), { now: c.now });
+    const ing = new TokenStore(new SqliteTokenTable(meta, INGEST_TOKENS), {
+      kind: INGEST_TOKENS,
+      now: c.now,
+    });
+    const live = await mon.create("p", "live", null);
+    const dead = await mon.create("p", "dead", null);
+    const expiring = await mon.create("p", "expiring", new Date(c.t + 10_000));
+    const fleet = await ing.create(ALL_PROJECTS, "fleet", null);
+    await mon.revoke("p", dead.id);
     c.t += 1_000;
-    mon.verify(live.token);
-    mon.close();
-    ing.close();
+    await mon.verify(live.token);
+    await mon.close();
+    await ing.close();
     const { pool } = await isolatedPool();
-    const pgMon = new PgTokenStore(pool, MONITORING_TOKENS, { now: c.now });
-    const pgIng = new PgTokenStore(pool, INGEST_TOKENS, { now: c.now });
+    const pgMon = pgStore(pool, MONITORING_TOKENS, { now: c.now });
+    const pgIng = pgStore(pool, INGEST_TOKENS, { now: c.now });
     try {
       assert.deepEqual(await importSqliteTokens(meta, pool), {
         monitoring_tokens: { read: 3, inserted: 3 },
@@ -491,16 +491,16 @@ describe("PostgreSQL token store", { skip }, () => {
     }
   });
 
-  it("openTokenRepositories: PostgreSQL with a URL (and the rules lease), SQLite without", async () => {
+  it("openTokenStores: PostgreSQL with a URL (and the rules lease), SQLite without", async () => {
     const { url } = await isolatedPool();
     const changes: boolean[] = [];
-    const r1 = await openTokenRepositories({ postgresUrl: url, onRulesLeadership: (l) => changes.push(l) });
-    const r2 = await openTokenRepositories({ postgresUrl: url });
+    const r1 = await openTokenStores({ postgresUrl: url, onRulesLeadership: (l) => changes.push(l) });
+    const r2 = await openTokenStores({ postgresUrl: url });
     try {
       await r1.start();
       await r2.start();
-      assert.equal(r1.rulesLeadership.isLeader(), true);
-      assert.equal(r2.rulesLeadership.isLeader(), false);
+      assert.equal(r1.rulesLease?.isLeader(), true);
+      assert.equal(r2.rulesLease?.isLeader(), false);
       assert.deepEqual(changes, [true]);
       const t = await r1.tokens.create("p", "t", null);
       assert.ok((await r2.tokens.verify(t.token)).ok);
@@ -511,9 +511,9 @@ describe("PostgreSQL token store", { skip }, () => {
       await r2.close();
     }
     const meta = new Database(":memory:");
-    const local = await openTokenRepositories({ metaDb: meta });
+    const local = await openTokenStores({ metaDb: meta });
     await local.start();
-    assert.equal(local.rulesLeadership.isLeader(), true);
+    assert.equal(local.rulesLease, undefined, "alone, no lease: the rules run here (SOLE_LEADER)");
     const t = await local.tokens.create("p", "t", null);
     assert.ok((await local.tokens.verify(t.token)).ok);
     await local.close();
@@ -522,9 +522,9 @@ describe("PostgreSQL token store", { skip }, () => {
 
   it("verify latency on loopback (one indexed, prepared read per request)", async (t) => {
     const { pool } = await isolatedPool();
-    const s = new PgTokenStore(pool, MONITORING_TOKENS);
+    const s = pgStore(pool, MONITORING_TOKENS);
     const meta = new Database(":memory:");
-    const sq = new SqliteTokenRepository(new TokenStore(meta));
+    const sq = new TokenStore(new SqliteTokenTable(meta, MONITORING_TOKENS));
     try {
       // A table of realistic size: 10,000 tokens.
       await pool.query(`INSERT INTO monitoring_tokens (id, project_id, name, prefix, hash, created_at)
@@ -532,7 +532,7 @@ describe("PostgreSQL token store", { skip }, () => {
                sha256(g::text::bytea), now() FROM generate_series(1, 10000) g`);
       const token = (await s.create("p", "t", null)).token;
       const sqToken = (await sq.create("p", "t", null)).token;
-      const measure = async (repo: TokenRepository, tok: string, n: number) => {
+      const measure = async (repo: TokenStore, tok: string, n: number) => {
         for (let i = 0; i < 200; i++) await repo.verify(tok); // warm up: connections, prepared statements
         const times: number[] = [];
         for (let i = 0; i < n; i++) {

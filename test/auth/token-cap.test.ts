@@ -8,11 +8,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import type { Pool } from "pg";
+import { TokenLimitError } from "../../src/auth/errors.js";
 import { createPgPool } from "../../src/auth/pg/pool.js";
-import { SqliteTokenRepository, type TokenRepository } from "../../src/auth/pg/repository.js";
 import { migrate } from "../../src/auth/pg/schema.js";
-import { PgTokenStore } from "../../src/auth/pg/token-store.js";
-import { INGEST_TOKENS, MONITORING_TOKENS, TokenLimitError, TokenStore } from "../../src/auth/tokens.js";
+import { PgTokenTable } from "../../src/auth/pg/token-table.js";
+import { SqliteTokenTable } from "../../src/auth/sqlite-token-table.js";
+import { TokenStore } from "../../src/auth/token-store.js";
+import { INGEST_TOKENS, MONITORING_TOKENS } from "../../src/auth/tokens.js";
 import { type PgServer, postgresSkip, startPostgres } from "./pg-server.js";
 
 const T0 = 1_700_000_000_000;
@@ -30,8 +32,8 @@ after(async () => {
 interface Fixture {
   clock: { t: number };
   /** Replicas of the monitoring store (separate pools for PostgreSQL). */
-  replicas: TokenRepository[];
-  ingest: TokenRepository;
+  replicas: TokenStore[];
+  ingest: TokenStore;
   cleanup(): Promise<void>;
 }
 
@@ -42,8 +44,9 @@ const backends: Array<{ name: string; skip: string | false; open(): Promise<Fixt
     async open() {
       const clock = { t: T0 };
       const db = new Database(":memory:");
-      const mon = new SqliteTokenRepository(new TokenStore(db, () => clock.t));
-      const ingest = new SqliteTokenRepository(new TokenStore(db, () => clock.t, INGEST_TOKENS));
+      const now = () => clock.t;
+      const mon = new TokenStore(new SqliteTokenTable(db, MONITORING_TOKENS), { now });
+      const ingest = new TokenStore(new SqliteTokenTable(db, INGEST_TOKENS), { kind: INGEST_TOKENS, now });
       return {
         clock,
         replicas: [mon, mon],
@@ -65,8 +68,9 @@ const backends: Array<{ name: string; skip: string | false; open(): Promise<Fixt
       const url = await server.schemaUrl(`cap${process.pid}_${++seq}`);
       const pools: Pool[] = [createPgPool({ url }), createPgPool({ url })];
       await migrate(pools[0]);
-      const replicas = pools.map((p) => new PgTokenStore(p, MONITORING_TOKENS, { now: () => clock.t }));
-      const ingest = new PgTokenStore(pools[0], INGEST_TOKENS, { now: () => clock.t });
+      const now = () => clock.t;
+      const replicas = pools.map((p) => new TokenStore(new PgTokenTable(p, MONITORING_TOKENS), { now }));
+      const ingest = new TokenStore(new PgTokenTable(pools[0], INGEST_TOKENS), { kind: INGEST_TOKENS, now });
       return {
         clock,
         replicas,

@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { queryError } from "../../src/api/errors.js";
+import { toApiError } from "../../src/api/errors.js";
 import { newEngine } from "../../src/promql/engine.js";
 import { ParseError } from "../../src/promql/errors.js";
 import { parseExpr, parseMetricSelector } from "../../src/promql/parser/index.js";
@@ -151,7 +151,7 @@ function outcome(run: () => QueryResult): Outcome {
       value: r.value,
     };
   } catch (err) {
-    const e = queryError(err);
+    const e = toApiError(err);
     return { text: `error ${e.type}: ${e.message}` };
   }
 }
@@ -432,7 +432,7 @@ describe("remote mode: malformed and refused queries", () => {
         (err: unknown) => err instanceof ParseError && err.toString() === want.toString(),
       );
       // So the API answers as for any parse error: 400 bad_data.
-      assert.equal(queryError(want).status, 400);
+      assert.equal(toApiError(want).status, 400);
     });
   }
 
@@ -440,7 +440,7 @@ describe("remote mode: malformed and refused queries", () => {
     for (const q of [`info(${REQ})`, 'info(up, {k8s_cluster_name=~".+"})', "sum(info(up))"]) {
       assert.throws(() => enforceProject(q, A), InfoNotSupportedError);
     }
-    const e = queryError(new InfoNotSupportedError());
+    const e = toApiError(new InfoNotSupportedError());
     assert.deepEqual([e.type, e.message], ["execution", 'function "info" is not supported yet']);
   });
 
@@ -448,7 +448,7 @@ describe("remote mode: malformed and refused queries", () => {
     // The printer drops `ignoring()` with its group_left; the round-trip check sees it.
     const e = parseExpr("a * ignoring() group_left b");
     assert.notEqual(semanticKey(parseExpr(formatExpr(e))), semanticKey(e));
-    assert.equal(queryError(new RemoteEnforcementError("x")).status, 400);
+    assert.equal(toApiError(new RemoteEnforcementError("x")).status, 400);
   });
 });
 

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { RemoteBackend } from "../../src/api/remote-backend.js";
+import { toApiError } from "../../src/api/errors.js";
+import { RemoteBackend } from "../../src/modes/remote-backend.js";
 import { EngineClient, type EngineError, parseEnvelope } from "../../src/remote/read/client.js";
 import { decodeQueryData } from "../../src/remote/read/decode.js";
 import { startTestService } from "../api/harness.js";
@@ -148,8 +149,10 @@ describe("remote reads", () => {
       status: 422,
       body: '{"status":"error","errorType":"execution","error":"too many samples"}',
     });
+    // The backend throws the engine's error; the API's one mapping (toApiError) answers it.
+    const answered = (p: Promise<unknown>) => p.catch((err) => Promise.reject(toApiError(err)));
     await assert.rejects(
-      backend.query("p", instant("x")),
+      answered(backend.query("p", instant("x"))),
       (e: { type: string; status: number; message: string }) => {
         assert.equal(e.type, "execution");
         assert.equal(e.status, 422);
@@ -159,7 +162,7 @@ describe("remote reads", () => {
     );
     engine.answer = () => ({ status: 502, body: "<html>bad gateway</html>" });
     await assert.rejects(
-      backend.query("p", instant("x")),
+      answered(backend.query("p", instant("x"))),
       (e: { type: string; status: number; headers: Record<string, string> }) => {
         assert.equal(e.type, "unavailable");
         assert.equal(e.status, 503);
@@ -173,7 +176,7 @@ describe("remote reads", () => {
     });
     await assert.rejects(backend.query("p", instant("x")), /malformed answer/);
     const away = new RemoteBackend(new EngineClient({ url: "http://127.0.0.1:1" }), 60_000);
-    await assert.rejects(away.query("p", instant("x")), (e: { type: string; message: string }) => {
+    await assert.rejects(answered(away.query("p", instant("x"))), (e: { type: string; message: string }) => {
       assert.equal(e.type, "unavailable");
       assert.match(e.message, /unreachable/);
       return true;

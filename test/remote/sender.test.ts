@@ -16,6 +16,7 @@ import {
   formatLabels,
   InvalidSampleLabelsError,
   InvalidTimestampError,
+  InvalidValueError,
   isStaleNaN,
   labelsFromObject,
   labelsHash,
@@ -271,7 +272,7 @@ describe("RemoteWriteStorage", () => {
     assert.throws(() => app.append(0, [], 6, 1), SampleError);
     assert.throws(() => app.append(ref, [], 6.5, 1), InvalidTimestampError);
     assert.throws(() => app.append(ref, [], 2 ** 52, 1), InvalidTimestampError);
-    assert.throws(() => app.append(ref, [], 7, "1" as unknown as number), InvalidTimestampError);
+    assert.throws(() => app.append(ref, [], 7, "1" as unknown as number), InvalidValueError);
     assert.equal(app.append(ref, [], 8, StaleNaN), ref, "a known ref needs no labels");
     assert.deepEqual(app.commit(), { samples: 2, outOfOrder: 0 });
     assert.ok(await s.drain(5000));

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { StaleNaN } from "../../src/storage/index.js";
+import { MAX_ABS_TIMESTAMP, StaleNaN } from "../../src/storage/index.js";
 import {
   chunkDataLength,
   ENCODER_STATE_BYTES,
-  MAX_ABS_TIMESTAMP,
   MAX_SAMPLES_PER_CHUNK,
   XorEncoder,
   XorIterator,

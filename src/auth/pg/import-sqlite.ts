@@ -6,10 +6,11 @@
  */
 import type Database from "better-sqlite3";
 import type { Pool } from "pg";
-import { INGEST_TOKENS, MONITORING_TOKENS, type SqliteTokenRow } from "../tokens.js";
+import { readAllSqliteTokenRows } from "../sqlite-token-table.js";
+import { TOKEN_KINDS } from "../tokens.js";
+import { inTransaction } from "./pool.js";
 import { migrate } from "./schema.js";
-
-const ms = (v: number | null) => (v === null ? null : new Date(v));
+import { insertRowQuery } from "./token-table.js";
 
 /** Copies the tokens; returns how many rows of each table were new in PostgreSQL. */
 export async function importSqliteTokens(
@@ -18,41 +19,14 @@ export async function importSqliteTokens(
 ): Promise<Record<string, { read: number; inserted: number }>> {
   await migrate(pool);
   const out: Record<string, { read: number; inserted: number }> = {};
-  for (const { table } of [MONITORING_TOKENS, INGEST_TOKENS]) {
-    const exists = meta.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
-    const rows = exists ? meta.prepare<[], SqliteTokenRow>(`SELECT * FROM ${table}`).all() : [];
-    let inserted = 0;
-    const client = await pool.connect();
-    let failure: Error | undefined;
-    try {
-      await client.query("BEGIN");
-      for (const r of rows) {
-        const res = await client.query(
-          `INSERT INTO ${table} (id, project_id, name, prefix, hash, created_at, expires_at, last_used_at, revoked_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-          [
-            r.id,
-            r.project_id,
-            r.name,
-            r.prefix,
-            r.hash,
-            ms(r.created_at),
-            ms(r.expires_at),
-            ms(r.last_used_at),
-            ms(r.revoked_at),
-          ],
-        );
-        inserted += res.rowCount ?? 0;
-      }
-      await client.query("COMMIT");
-    } catch (err) {
-      failure = err as Error;
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      client.release(failure);
-    }
-    out[table] = { read: rows.length, inserted };
+  for (const kind of TOKEN_KINDS) {
+    const rows = readAllSqliteTokenRows(meta, kind);
+    const inserted = await inTransaction(pool, async (client) => {
+      let n = 0;
+      for (const r of rows) n += (await client.query(insertRowQuery(kind.table, r, true))).rowCount ?? 0;
+      return n;
+    });
+    out[kind.table] = { read: rows.length, inserted };
   }
   return out;
 }

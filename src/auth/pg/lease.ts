@@ -17,20 +17,6 @@ import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { Pool } from "pg";
 
-/** What work that must run on one replica asks before (and while) doing it. */
-export interface Leadership {
-  /** Whether this replica holds the lease now. */
-  isLeader(): boolean;
-  /** How much longer (ms) this replica is sure to hold it; 0 when it does not. */
-  remainingMs(): number;
-}
-
-/** For one embedded node: always the leader. */
-export const SOLE_LEADER: Leadership = {
-  isLeader: () => true,
-  remainingMs: () => Number.POSITIVE_INFINITY,
-};
-
 export interface LeaderLeaseOptions {
   pool: Pool;
   /** Which lease, e.g. "rules". */
@@ -68,7 +54,8 @@ export function defaultHolderId(): string {
   return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 }
 
-export class LeaderLease implements Leadership {
+/** Satisfies the rules' Leadership (src/rules/leadership.ts): isLeader() and remainingMs(). */
+export class LeaderLease {
   readonly name: string;
   readonly holderId: string;
   readonly ttlMs: number;
@@ -197,19 +184,4 @@ export class LeaderLease implements Leadership {
       }
     }
   }
-}
-
-/**
- * For a periodic task that must run on one replica: runs `task` only when the lease will last at
- * least `minRemainingMs` more (what one run may take), so a run is never started by a replica that
- * may lose the lease before it ends. Returns whether it ran.
- */
-export async function runIfLeader(
-  lease: Leadership,
-  minRemainingMs: number,
-  task: () => Promise<void> | void,
-): Promise<boolean> {
-  if (lease.remainingMs() < minRemainingMs) return false;
-  await task();
-  return true;
 }

@@ -3,8 +3,8 @@
  * bounded: a request that needs the database fails in about a second or two when it is down or
  * unreachable, instead of hanging until the TCP stack gives up.
  */
-import { DatabaseError, Pool } from "pg";
-import { TokenStoreUnavailableError } from "./repository.js";
+import { DatabaseError, Pool, type PoolClient } from "pg";
+import { TokenStoreUnavailableError } from "../errors.js";
 
 export interface PgPoolOptions {
   /** postgres://user:password@host:port/database?sslmode=… (libpq-style URL). */
@@ -77,5 +77,26 @@ export async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T>
       });
     }
     throw err;
+  }
+}
+
+/**
+ * Runs `fn` in one transaction on a connection of its own: COMMIT when it returns, ROLLBACK when it
+ * throws. A connection that failed mid-transaction is discarded rather than given back to the pool.
+ */
+export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    failure = err as Error;
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release(failure);
   }
 }

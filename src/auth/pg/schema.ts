@@ -5,6 +5,7 @@
  * replica one version behind keeps working during a rolling upgrade.
  */
 import type { Pool } from "pg";
+import { inTransaction } from "./pool.js";
 
 interface Migration {
   version: number;
@@ -57,10 +58,7 @@ const MIGRATION_LOCK_KEY = 0x6d696d5f736368n; // "mim_sch"
  * than ours when a newer replica migrated it first, which is fine: migrations only add).
  */
 export async function migrate(pool: Pool): Promise<number> {
-  const client = await pool.connect();
-  let failure: Error | undefined;
-  try {
-    await client.query("BEGIN");
+  return inTransaction(pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY.toString()]);
     await client.query(`CREATE TABLE IF NOT EXISTS mim_schema_versions (
       version integer PRIMARY KEY,
@@ -78,14 +76,6 @@ export async function migrate(pool: Pool): Promise<number> {
       ]);
       current = m.version;
     }
-    await client.query("COMMIT");
     return current;
-  } catch (err) {
-    failure = err as Error;
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    // A connection that failed mid-transaction is discarded rather than reused.
-    client.release(failure);
-  }
+  });
 }

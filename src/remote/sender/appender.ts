@@ -10,15 +10,13 @@
 import {
   type Appender,
   type CommitResult,
-  formatLabels,
+  checkSample,
   InvalidLabelsError,
   InvalidSampleLabelsError,
-  InvalidTimestampError,
   type Labels,
   normalizeLabels,
   type SeriesRef,
 } from "../../storage/index.js";
-import { MAX_ABS_TIMESTAMP } from "../../tsdb/chunk/xor.js";
 import type { SeriesEntry, SeriesRegistry } from "./series.js";
 
 /** What the appender needs from the storage. */
@@ -53,14 +51,7 @@ export class RemoteWriteAppender implements Appender {
         throw err;
       }
     }
-    if (!Number.isInteger(t) || Math.abs(t) > MAX_ABS_TIMESTAMP) {
-      throw new InvalidTimestampError(
-        `timestamp ${t} of ${formatLabels(labels)} is not an integer number of milliseconds within ±2^51`,
-      );
-    }
-    if (typeof v !== "number") {
-      throw new InvalidTimestampError(`value of ${formatLabels(labels)} is not a number`);
-    }
+    checkSample(labels, t, v);
     const n = this.count;
     if (n === this.ts.length) this.grow();
     this.entries.push(e);

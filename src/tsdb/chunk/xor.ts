@@ -18,8 +18,6 @@ export const MAX_SAMPLES_PER_CHUNK = 120;
 /** Size of XorEncoder.writeState's output. */
 export const ENCODER_STATE_BYTES = 40;
 export const PADDING = 8;
-/** Timestamps must be integers within ±2^51 ms so every delta-of-delta stays an exact double. */
-export const MAX_ABS_TIMESTAMP = 2 ** 51;
 
 const TWO32 = 4294967296;
 const f64 = new Float64Array(1);

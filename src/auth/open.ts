@@ -1,31 +1,33 @@
 /**
- * Opens the token repositories the API uses: PostgreSQL when a URL is configured (shared by every
- * replica, schema created or brought up to date first), else the embedded SQLite store in the
- * metadata database. Also the rules' leadership: a lease in PostgreSQL, or always-leader alone.
+ * Opens the token stores the API uses: rows in PostgreSQL when a URL is configured (shared by
+ * every replica, schema created or brought up to date first), else in the embedded metadata
+ * database. With PostgreSQL also the lease that lets one replica at a time run the rules.
  */
 import type Database from "better-sqlite3";
 import type { Pool } from "pg";
-import { INGEST_TOKENS, MONITORING_TOKENS, TokenStore } from "../tokens.js";
-import { LeaderLease, type Leadership, SOLE_LEADER } from "./lease.js";
-import { createPgPool } from "./pool.js";
-import { SqliteTokenRepository, type TokenRepository } from "./repository.js";
-import { migrate } from "./schema.js";
-import { PgTokenStore } from "./token-store.js";
+import { LeaderLease } from "./pg/lease.js";
+import { createPgPool } from "./pg/pool.js";
+import { migrate } from "./pg/schema.js";
+import { PgTokenTable } from "./pg/token-table.js";
+import { SqliteTokenTable } from "./sqlite-token-table.js";
+import { TokenStore } from "./token-store.js";
+import type { TokenTable } from "./token-table.js";
+import { INGEST_TOKENS, MONITORING_TOKENS, type TokenKind } from "./tokens.js";
 
-export interface TokenRepositories {
-  tokens: TokenRepository;
-  ingestTokens: TokenRepository;
-  /** Who evaluates the rules: a lease in PostgreSQL, or this node alone. */
-  rulesLeadership: Leadership;
+export interface TokenStores {
+  tokens: TokenStore;
+  ingestTokens: TokenStore;
+  /** With PostgreSQL: the rules' lease across replicas (absent: this node is alone). */
+  rulesLease?: LeaderLease;
   /** The pool when PostgreSQL is used (for other shared state), else undefined. */
   pool?: Pool;
-  /** Starts the rules lease (no-op for SQLite); resolves after the first attempt. */
+  /** Starts the rules lease (nothing to do alone); resolves after the first attempt. */
   start(): Promise<void>;
   /** Releases the lease, writes pending last-used times, closes the pool. */
   close(): Promise<void>;
 }
 
-export interface OpenTokenRepositoriesOptions {
+export interface OpenTokenStoresOptions {
   /** --postgres-url: when given, tokens live there and the rules run under a lease. */
   postgresUrl?: string;
   /** The embedded metadata database, used when there is no PostgreSQL URL. */
@@ -39,15 +41,18 @@ export interface OpenTokenRepositoriesOptions {
   onRulesLeadership?: (leader: boolean) => void;
 }
 
-export async function openTokenRepositories(o: OpenTokenRepositoriesOptions): Promise<TokenRepositories> {
+export async function openTokenStores(o: OpenTokenStoresOptions): Promise<TokenStores> {
+  const stores = (table: (kind: TokenKind) => TokenTable) => ({
+    tokens: new TokenStore(table(MONITORING_TOKENS), { kind: MONITORING_TOKENS, now: o.now, log: o.log }),
+    ingestTokens: new TokenStore(table(INGEST_TOKENS), { kind: INGEST_TOKENS, now: o.now, log: o.log }),
+  });
   if (o.postgresUrl === undefined || o.postgresUrl === "") {
-    if (!o.metaDb) throw new Error("openTokenRepositories: give a PostgreSQL URL or the metadata database");
-    const tokens = new SqliteTokenRepository(new TokenStore(o.metaDb, o.now, MONITORING_TOKENS));
-    const ingestTokens = new SqliteTokenRepository(new TokenStore(o.metaDb, o.now, INGEST_TOKENS));
+    const metaDb = o.metaDb;
+    if (!metaDb) throw new Error("openTokenStores: give a PostgreSQL URL or the metadata database");
+    const { tokens, ingestTokens } = stores((kind) => new SqliteTokenTable(metaDb, kind));
     return {
       tokens,
       ingestTokens,
-      rulesLeadership: SOLE_LEADER,
       start: async () => {},
       close: async () => {
         await ingestTokens.close();
@@ -62,8 +67,7 @@ export async function openTokenRepositories(o: OpenTokenRepositoriesOptions): Pr
     await pool.end().catch(() => {});
     throw new Error(`cannot prepare the PostgreSQL token store: ${(err as Error).message}`, { cause: err });
   }
-  const tokens = new PgTokenStore(pool, MONITORING_TOKENS, { now: o.now, log: o.log });
-  const ingestTokens = new PgTokenStore(pool, INGEST_TOKENS, { now: o.now, log: o.log });
+  const { tokens, ingestTokens } = stores((kind) => new PgTokenTable(pool, kind));
   const lease = new LeaderLease({
     pool,
     name: "rules",
@@ -75,7 +79,7 @@ export async function openTokenRepositories(o: OpenTokenRepositoriesOptions): Pr
   return {
     tokens,
     ingestTokens,
-    rulesLeadership: lease,
+    rulesLease: lease,
     pool,
     start: async () => {
       await lease.start();

@@ -10,25 +10,15 @@
  * (vmselect adds it to every selector), as a second lock there; other engines ignore it.
  */
 
-import type { QueryResult } from "../promql/value.js";
+import type { QueryResult, QueryValue } from "../promql/value.js";
 import { enforceMatchers, enforceProject } from "../remote/enforce.js";
-import { type EngineClient, EngineError } from "../remote/read/client.js";
+import type { EngineClient } from "../remote/read/client.js";
 import { decodeQueryData, decodeSeriesList, decodeStringList } from "../remote/read/decode.js";
-import { type Labels, PROJECT_LABEL } from "../storage/index.js";
+import { type Labels, MAX_TIME_MS, PROJECT_LABEL } from "../storage/index.js";
 import type { LookupRequest, QueryBackend, QueryRequest } from "./backend.js";
-import { ApiError } from "./errors.js";
-import { MAX_TIME_MS } from "./params.js";
 
 const seconds = (ms: number) => String(ms / 1000);
 const EARLIEST_START_MS = 1_000;
-
-/** Maps an engine failure to the answer our API gives: the engine's errorType, or 503 when it is away. */
-export function engineApiError(err: EngineError): ApiError {
-  if (err.kind === "unavailable") {
-    return new ApiError("unavailable", `${err.message}; retry shortly`, { "Retry-After": "5" });
-  }
-  return new ApiError(err.kind, err.message);
-}
 
 export class RemoteBackend implements QueryBackend {
   constructor(
@@ -37,11 +27,16 @@ export class RemoteBackend implements QueryBackend {
     private readonly queryTimeoutMs: number,
   ) {}
 
-  query(projectId: string, req: QueryRequest): Promise<QueryResult> {
-    return guard(() => this.runQuery(projectId, req));
+  /**
+   * A rule's instant query: rules read across projects, so it runs against the engine as the
+   * service itself, unscoped (never reachable from a tenant's request).
+   */
+  async ruleQuery(expr: string, t: number, signal: AbortSignal): Promise<QueryValue> {
+    const params = new URLSearchParams({ query: expr, time: seconds(t) });
+    return decodeQueryData((await this.client.call("/api/v1/query", params, { post: true, signal })).data);
   }
 
-  private async runQuery(projectId: string, req: QueryRequest): Promise<QueryResult> {
+  async query(projectId: string, req: QueryRequest): Promise<QueryResult> {
     const params = new URLSearchParams({
       query: enforceProject(req.query, projectId),
       extra_label: `${PROJECT_LABEL}=${projectId}`,
@@ -101,33 +96,21 @@ export class RemoteBackend implements QueryBackend {
   }
 
   /** A look-up with the project's `match[]`, time range and `extra_label`, decoded. */
-  private lookup<T>(
+  private async lookup<T>(
     projectId: string,
     path: string,
     req: LookupRequest,
     post: boolean,
     decode: (data: unknown) => T,
   ): Promise<T> {
-    return guard(async () => {
-      const params = new URLSearchParams({ extra_label: `${PROJECT_LABEL}=${projectId}` });
-      for (const m of enforceMatchers(req.match, projectId)) params.append("match[]", m);
-      // Engines differ on the defaults (VictoriaMetrics: the last day); ours is all time. VM also
-      // reads start=0 as "not given", so the earliest start sent is 1970-01-01T00:00:01Z.
-      params.set("start", seconds(Math.max(req.start, EARLIEST_START_MS)));
-      if (req.end !== MAX_TIME_MS) params.set("end", seconds(req.end));
-      const answer = await this.client.call(path, params, { post, tenant: projectId, signal: req.signal });
-      return decode(answer.data);
-    });
-  }
-}
-
-/** Runs a call to the engine, answering its failures as our API's errors. */
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof EngineError) throw engineApiError(err);
-    throw err;
+    const params = new URLSearchParams({ extra_label: `${PROJECT_LABEL}=${projectId}` });
+    for (const m of enforceMatchers(req.match, projectId)) params.append("match[]", m);
+    // Engines differ on the defaults (VictoriaMetrics: the last day); ours is all time. VM also
+    // reads start=0 as "not given", so the earliest start sent is 1970-01-01T00:00:01Z.
+    params.set("start", seconds(Math.max(req.start, EARLIEST_START_MS)));
+    if (req.end !== MAX_TIME_MS) params.set("end", seconds(req.end));
+    const answer = await this.client.call(path, params, { post, tenant: projectId, signal: req.signal });
+    return decode(answer.data);
   }
 }
 

@@ -1,8 +1,28 @@
-/** The service's own metrics, served on /metrics for the operator's Prometheus to scrape. */
+/**
+ * The service's own metrics, served on /metrics for the operator's Prometheus to scrape: HTTP,
+ * queries and ingest (counted by the API), and what each storage mode registers of its own (the
+ * query pool's workers, or the remote-write queue) through watchQueryPool / watchRemoteWrite.
+ */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { FairAdmission } from "../exec/admission.js";
 import type { QueryPool } from "../exec/query-pool.js";
-import type { RemoteWriteStatus } from "../remote/sender/index.js";
+
+/**
+ * What the remote-write queue reports, as read here (src/remote/sender/status.ts has the whole of
+ * it): declared by its reader so the service's metrics need not know the sender.
+ */
+export interface ForwardingQueueStatus {
+  queuedSamples: number;
+  queuedBytes: number;
+  maxQueueBytes: number;
+  /** Smallest queued sample timestamp (ms); null when the queue is empty. */
+  oldestQueuedTimestamp: number | null;
+  /** Since when (ms) every attempt has failed; null while the engine answers. */
+  unreachableSince: number | null;
+  sentSamples: number;
+  failedSamples: number;
+  retries: number;
+}
 
 export class SelfMetrics {
   readonly registry = new Registry();
@@ -147,10 +167,10 @@ export class SelfMetrics {
    * Remote storage mode: the forwarding queue's state, read at each scrape. The totals come from
    * the sender's own counters (reset when the process restarts, as counters are).
    */
-  watchRemoteWrite(status: () => RemoteWriteStatus, now: () => number = Date.now): void {
-    const gauge = (name: string, help: string, read: (s: RemoteWriteStatus) => number) =>
+  watchRemoteWrite(status: () => ForwardingQueueStatus, now: () => number = Date.now): void {
+    const gauge = (name: string, help: string, read: (s: ForwardingQueueStatus) => number) =>
       this.readGauge(name, help, () => read(status()));
-    const total = (name: string, help: string, read: (s: RemoteWriteStatus) => number) =>
+    const total = (name: string, help: string, read: (s: ForwardingQueueStatus) => number) =>
       this.readTotal(name, help, () => read(status()));
     gauge(
       "mim_remote_storage_queued_samples",
