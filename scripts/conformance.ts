@@ -1,5 +1,5 @@
 /**
- * Runs Prometheus's PromQL test scripts (../shared/promql-testdata, or $PROMQL_TESTDATA) against
+ * Runs Prometheus's PromQL test scripts (test/promql/testdata/prometheus, or $PROMQL_TESTDATA) against
  * this project's engine and embedded TSDB. Prints a table of passed/failed/skipped per file and,
  * as its last line, `conformance: N passed, N failed, N skipped`; writes every case's outcome to
  * conformance-report.json in the repository root. Exits 0 even with failures (CI reads the counts);
@@ -30,7 +30,7 @@ const USAGE = `usage: npm run conformance -- [--file <name>] [--line <n>] [--fai
   --failed         list every failing case (file:line, query, reason)
   --report <path>  where to write the JSON report (default: conformance-report.json in the repo
                    root for a full run; filtered runs write one only when asked)
-  PROMQL_TESTDATA  directory of *.test files (default: ../shared/promql-testdata from the repo root)`;
+  PROMQL_TESTDATA  directory of *.test files (default: test/promql/testdata/prometheus)`;
 
 function main(): number {
   let args: ReturnType<typeof parse>;
@@ -44,7 +44,7 @@ function main(): number {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const dir = resolve(ROOT, process.env.PROMQL_TESTDATA ?? "../shared/promql-testdata");
+  const dir = resolve(ROOT, process.env.PROMQL_TESTDATA ?? "test/promql/testdata/prometheus");
   let files: string[];
   try {
     files = readdirSync(dir)

@@ -1,10 +1,10 @@
 /**
- * Prometheus's own PromQL test scripts (../shared/promql-testdata) against this engine: every case
+ * Prometheus's own PromQL test scripts (vendored in testdata/prometheus) against this engine: every case
  * that does not need native histograms must pass, except the known gaps listed here with their
  * reasons. A new failure, or a known gap that starts passing, fails this test (so the list stays true).
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -12,7 +12,7 @@ import { newEngine } from "../../src/promql/engine.js";
 import { type CaseOutcome, runScript, TEST_ENGINE_OPTIONS } from "../../src/promql/promqltest/runner.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const TESTDATA = process.env.PROMQL_TESTDATA ?? resolve(ROOT, "../shared/promql-testdata");
+const TESTDATA = process.env.PROMQL_TESTDATA ?? resolve(ROOT, "test/promql/testdata/prometheus");
 
 /** file:line → why it fails today. */
 const KNOWN_GAPS: Record<string, string> = {
@@ -20,11 +20,7 @@ const KNOWN_GAPS: Record<string, string> = {
     'label_replace with destination "\\xff": a JavaScript string cannot hold the invalid UTF-8 byte the test uses',
 };
 
-// The suite lives in ../shared, beside the repository; a plain clone has none and skips it.
-const skip = existsSync(TESTDATA) ? false : `no Prometheus test suite at ${TESTDATA} (set PROMQL_TESTDATA)`;
-
-describe("Prometheus PromQL test scripts", { skip }, () => {
-  if (skip) return;
+describe("Prometheus PromQL test scripts", () => {
   const files = readdirSync(TESTDATA)
     .filter((f) => f.endsWith(".test"))
     .sort();
