@@ -1,6 +1,8 @@
 /**
  * Function signatures, after Prometheus's promql/parser/functions.go (3.5). The parser checks calls
- * against these; the engine keeps its implementations in a separate table keyed by the same names.
+ * against these. The engine's implementations (engine/function-calls.ts) are a table typed by
+ * `FunctionName`, so a signature without an implementation does not compile, as Prometheus's
+ * FunctionCalls is keyed by parser.Functions.
  */
 import type { ValueType } from "./ast.js";
 
@@ -25,7 +27,7 @@ const STR = "string";
 type Sig = [argTypes: ValueType[], returnType?: ValueType, variadic?: number, experimental?: boolean];
 
 // One entry per function of Prometheus 3.5; limitk/limit_ratio are aggregations, not functions.
-const SIGNATURES: Record<string, Sig> = {
+const SIGNATURES = {
   abs: [[V]],
   absent: [[V]],
   absent_over_time: [[M]],
@@ -106,13 +108,18 @@ const SIGNATURES: Record<string, Sig> = {
   timestamp: [[V]],
   vector: [[S]],
   year: [[V], V, 1],
-};
+} satisfies Record<string, Sig>;
+
+/** The name of every function PromQL has. */
+export type FunctionName = keyof typeof SIGNATURES;
 
 export const FUNCTIONS: ReadonlyMap<string, FunctionDef> = new Map(
-  Object.entries(SIGNATURES).map(([name, [argTypes, returnType = V, variadic = 0, experimental]]) => {
-    const def: FunctionDef = experimental
-      ? { name, argTypes, variadic, returnType, experimental }
-      : { name, argTypes, variadic, returnType };
-    return [name, def] as const;
-  }),
+  (Object.entries(SIGNATURES) as [string, Sig][]).map(
+    ([name, [argTypes, returnType = V, variadic = 0, experimental]]) => {
+      const def: FunctionDef = experimental
+        ? { name, argTypes, variadic, returnType, experimental }
+        : { name, argTypes, variadic, returnType };
+      return [name, def] as const;
+    },
+  ),
 );

@@ -2,8 +2,9 @@
 import { type Labels, METRIC_NAME } from "../../storage/index.js";
 import type { AggregateExpr, Call, Expr } from "../ast.js";
 import { ExecutionError } from "../errors.js";
-import { isStreamableRangeCall, streamRangeCall, warnQuantile } from "./call.js";
+import { isStreamableRangeCall, streamRangeCall } from "./call.js";
 import type { Evaluator } from "./evaluator.js";
+import { warnQuantile } from "./functions/args.js";
 import { keepOnly, keyOf, withLabel, without } from "./labels-util.js";
 import { kahanInc, MeanAccumulator, quantile } from "./math.js";
 import { type EvalValue, newStepSeries, type StepSeries } from "./types.js";

@@ -1,5 +1,23 @@
-/** histogram_quantile over classic `le` buckets, after Prometheus's quantile.go (BucketQuantile). */
+/**
+ * histogram_quantile and histogram_fraction over classic `le` buckets, after Prometheus's
+ * quantile.go (BucketQuantile, BucketFraction).
+ */
+import { getLabel, type Label, type Labels, METRIC_NAME } from "../../../storage/index.js";
+import type { Call } from "../../ast.js";
+import { ExecutionError } from "../../errors.js";
+import type { Evaluator } from "../evaluator.js";
+import { keyOf } from "../labels-util.js";
 import { almostEqual } from "../math.js";
+import { type EvalValue, newStepSeries, type StepSeries } from "../types.js";
+import { scalarArg, vectorArg, warnQuantile } from "./args.js";
+
+export function histogram_quantile(ev: Evaluator, call: Call): EvalValue {
+  return { kind: "vector", series: overBuckets(ev, call, false) };
+}
+
+export function histogram_fraction(ev: Evaluator, call: Call): EvalValue {
+  return { kind: "vector", series: overBuckets(ev, call, true) };
+}
 
 const SMALL_DELTA_TOLERANCE = 1e-12;
 
@@ -126,4 +144,85 @@ export function fractionOfSortedBuckets(
   if (!lowerSet || lowerRank > count) lowerRank = count;
   if (!upperSet || upperRank > count) upperRank = count;
   return (upperRank - lowerRank) / count;
+}
+
+interface BucketGroup {
+  metric: Labels;
+  members: { bound: number; s: StepSeries }[];
+}
+
+/** Groups the bucket series by their labels without `le`, then one quantile or fraction per step. */
+function overBuckets(ev: Evaluator, call: Call, fraction: boolean): StepSeries[] {
+  const n = ev.steps.count;
+  const q = scalarArg(ev, call.args[0]);
+  const upper = fraction ? scalarArg(ev, call.args[1]) : q;
+  const series = vectorArg(ev, call.args[fraction ? 2 : 1]);
+  const groups = new Map<string, BucketGroup>();
+  const order: BucketGroup[] = [];
+  for (const s of series) {
+    const le = getLabel(s.metric, "le");
+    const bound = parseGoFloat(le);
+    if (bound === undefined) {
+      ev.ctx.annotations.warn(
+        `bucket label "le" is missing or has a malformed value of ${JSON.stringify(le)} for metric name ${JSON.stringify(getLabel(s.metric, METRIC_NAME))}`,
+      );
+      continue;
+    }
+    const withoutLe: Label[] = s.metric.filter((l) => l.name !== "le");
+    const key = keyOf(withoutLe);
+    let g = groups.get(key);
+    if (!g) {
+      g = { metric: withoutLe.filter((l) => l.name !== METRIC_NAME), members: [] };
+      groups.set(key, g);
+      order.push(g);
+    }
+    g.members.push({ bound, s });
+  }
+  if (!fraction) for (let i = 0; i < n; i++) warnQuantile(ev, q[i]);
+  const out = new Map<string, StepSeries>();
+  const list: StepSeries[] = [];
+  // Per step, a group's present buckets in bound order, equal bounds coalesced (summed in the
+  // order the series came, as Prometheus's stable sort does), in arrays reused across steps.
+  const width = order.reduce((m, g) => Math.max(m, g.members.length), 0);
+  const bounds = new Float64Array(width);
+  const counts = new Float64Array(width);
+  const flags: QuantileFlags = { forcedMonotonic: false, fixedPrecision: false };
+  for (const g of order) {
+    const key = keyOf(g.metric);
+    let o = out.get(key);
+    if (!o) {
+      o = newStepSeries(g.metric, n);
+      out.set(key, o);
+      list.push(o);
+    }
+    const members = g.members.sort((a, b) => a.bound - b.bound);
+    for (let i = 0; i < n; i++) {
+      let len = 0;
+      for (const m of members) {
+        if (!m.s.present[i]) continue;
+        if (len > 0 && bounds[len - 1] === m.bound) counts[len - 1] += m.s.values[i];
+        else {
+          bounds[len] = m.bound;
+          counts[len] = m.s.values[i];
+          len++;
+        }
+      }
+      if (len === 0) continue;
+      if (o.present[i]) throw new ExecutionError("vector cannot contain metrics with the same labelset");
+      if (fraction) {
+        o.values[i] = fractionOfSortedBuckets(q[i], upper[i], bounds, counts, len);
+        o.present[i] = 1;
+        continue;
+      }
+      o.values[i] = quantileOfSortedBuckets(q[i], bounds, counts, len, flags);
+      if (flags.forcedMonotonic) {
+        const metricName = getLabel(g.members[0].s.metric, METRIC_NAME);
+        ev.ctx.annotations.info(
+          `input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name ${JSON.stringify(metricName)}`,
+        );
+      }
+      o.present[i] = 1;
+    }
+  }
+  return list.filter((s) => s.present.includes(1));
 }

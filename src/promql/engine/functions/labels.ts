@@ -1,6 +1,50 @@
 /** label_replace and label_join, after Prometheus's funcLabelReplace / funcLabelJoin. */
+import { getLabel, METRIC_NAME } from "../../../storage/index.js";
 import { compileRe2, type Re2Match, type Re2Regex } from "../../../storage/re2.js";
+import type { Call } from "../../ast.js";
 import { ExecutionError } from "../../errors.js";
+import { checkDuplicates, type Evaluator } from "../evaluator.js";
+import { dropMetricName, withLabel } from "../labels-util.js";
+import type { EvalValue, StepSeries } from "../types.js";
+import { stringArg, vectorArg } from "./args.js";
+
+export function label_replace(ev: Evaluator, call: Call): EvalValue {
+  const series = vectorArg(ev, call.args[0]);
+  const dst = stringArg(ev, call.args[1], "destination label");
+  const replacement = stringArg(ev, call.args[2], "replacement");
+  const src = stringArg(ev, call.args[3], "source label");
+  const regex = compileAnchored(stringArg(ev, call.args[4], "regex"));
+  if (dst === "" || !dst.isWellFormed())
+    throw new ExecutionError(`invalid destination label name in label_replace(): ${dst}`);
+  for (const s of series) {
+    const m = regex.exec(getLabel(s.metric, src));
+    if (!m) continue;
+    s.metric = withLabel(s.metric, dst, expandTemplate(replacement, m));
+    if (dst === METRIC_NAME) s.dropName = false;
+  }
+  return checkUnique(series, ev.steps.count);
+}
+
+export function label_join(ev: Evaluator, call: Call): EvalValue {
+  const series = vectorArg(ev, call.args[0]);
+  const dst = stringArg(ev, call.args[1], "destination label");
+  const sep = stringArg(ev, call.args[2], "separator");
+  const srcs = call.args.slice(3).map((a) => stringArg(ev, a, "source label"));
+  if (dst === "" || !dst.isWellFormed())
+    throw new ExecutionError(`invalid destination label name in label_join(): ${dst}`);
+  for (const s of series) {
+    const value = srcs.map((l) => getLabel(s.metric, l)).join(sep);
+    s.metric = withLabel(s.metric, dst, value);
+    if (dst === METRIC_NAME) s.dropName = false;
+  }
+  return checkUnique(series, ev.steps.count);
+}
+
+/** Label functions must not make two series equal (judged as they will be returned). */
+function checkUnique(series: StepSeries[], steps: number): EvalValue {
+  checkDuplicates(series, steps, (s) => (s.dropName ? dropMetricName(s.metric) : s.metric));
+  return { kind: "vector", series };
+}
 
 /**
  * Compiles a label_replace regex as Prometheus does: anchored, `.` matching newlines, RE2 syntax

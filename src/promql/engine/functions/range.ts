@@ -2,6 +2,7 @@
  * Functions over range vectors, after Prometheus's promql/functions.go. Each works on one series'
  * samples in one window, given as index bounds [lo, hi) into the series' typed arrays.
  */
+import { ExecutionError } from "../../errors.js";
 import { kahanInc, MeanAccumulator, quantile } from "../math.js";
 
 export interface Window {
@@ -153,98 +154,112 @@ function variance(vs: Float64Array, lo: number, hi: number): number {
   return (aux + cAux) / count;
 }
 
-export const RANGE_FUNCTIONS: Record<string, RangeFunction> = {
-  rate: extrapolatedRate(true, true),
-  increase: extrapolatedRate(true, false),
-  delta: extrapolatedRate(false, false),
-  irate: instantValue(true),
-  idelta: instantValue(false),
-  deriv: (ts, vs, lo, hi) => (hi - lo < 2 ? undefined : linearRegression(ts, vs, lo, hi, ts[lo])[0]),
-  predict_linear: (ts, vs, lo, hi, w) => {
-    if (hi - lo < 2) return undefined;
-    const [slope, intercept] = linearRegression(ts, vs, lo, hi, w.stepT);
-    return slope * w.args[0] + intercept;
-  },
-  changes: (_ts, vs, lo, hi) => {
-    let changes = 0;
-    for (let i = lo + 1; i < hi; i++) {
-      const prev = vs[i - 1];
-      const cur = vs[i];
-      if (cur !== prev && !(Number.isNaN(cur) && Number.isNaN(prev))) changes++;
+export const rate: RangeFunction = extrapolatedRate(true, true);
+export const increase: RangeFunction = extrapolatedRate(true, false);
+export const delta: RangeFunction = extrapolatedRate(false, false);
+export const irate: RangeFunction = instantValue(true);
+export const idelta: RangeFunction = instantValue(false);
+export const deriv: RangeFunction = (ts, vs, lo, hi) =>
+  hi - lo < 2 ? undefined : linearRegression(ts, vs, lo, hi, ts[lo])[0];
+export const predict_linear: RangeFunction = (ts, vs, lo, hi, w) => {
+  if (hi - lo < 2) return undefined;
+  const [slope, intercept] = linearRegression(ts, vs, lo, hi, w.stepT);
+  return slope * w.args[0] + intercept;
+};
+export const changes: RangeFunction = (_ts, vs, lo, hi) => {
+  let changes = 0;
+  for (let i = lo + 1; i < hi; i++) {
+    const prev = vs[i - 1];
+    const cur = vs[i];
+    if (cur !== prev && !(Number.isNaN(cur) && Number.isNaN(prev))) changes++;
+  }
+  return changes;
+};
+export const resets: RangeFunction = (_ts, vs, lo, hi) => {
+  let resets = 0;
+  for (let i = lo + 1; i < hi; i++) if (vs[i] < vs[i - 1]) resets++;
+  return resets;
+};
+export const avg_over_time: RangeFunction = (_ts, vs, lo, hi) => avgOverTime(vs, lo, hi);
+export const sum_over_time: RangeFunction = (_ts, vs, lo, hi) => sumOverTime(vs, lo, hi);
+export const count_over_time: RangeFunction = (_ts, _vs, lo, hi) => hi - lo;
+export const min_over_time: RangeFunction = (_ts, vs, lo, hi) => {
+  let m = vs[lo];
+  for (let i = lo + 1; i < hi; i++) if (vs[i] < m || Number.isNaN(m)) m = vs[i];
+  return m;
+};
+export const max_over_time: RangeFunction = (_ts, vs, lo, hi) => {
+  let m = vs[lo];
+  for (let i = lo + 1; i < hi; i++) if (vs[i] > m || Number.isNaN(m)) m = vs[i];
+  return m;
+};
+export const last_over_time: RangeFunction = (_ts, vs, _lo, hi) => vs[hi - 1];
+export const present_over_time: RangeFunction = () => 1;
+export const stddev_over_time: RangeFunction = (_ts, vs, lo, hi) => Math.sqrt(variance(vs, lo, hi));
+export const stdvar_over_time: RangeFunction = (_ts, vs, lo, hi) => variance(vs, lo, hi);
+export const quantile_over_time: RangeFunction = (_ts, vs, lo, hi, w) =>
+  quantile(w.args[0], Array.from(vs.subarray(lo, hi)));
+export const mad_over_time: RangeFunction = (_ts, vs, lo, hi) => {
+  const values = Array.from(vs.subarray(lo, hi));
+  const median = quantile(0.5, values);
+  return quantile(
+    0.5,
+    values.map((v) => Math.abs(v - median)),
+  );
+};
+export const ts_of_min_over_time: RangeFunction = (ts, vs, lo, hi) => {
+  let m = vs[lo];
+  let at = ts[lo];
+  for (let i = lo + 1; i < hi; i++) {
+    if (vs[i] <= m || Number.isNaN(m)) {
+      m = vs[i];
+      at = ts[i];
     }
-    return changes;
-  },
-  resets: (_ts, vs, lo, hi) => {
-    let resets = 0;
-    for (let i = lo + 1; i < hi; i++) if (vs[i] < vs[i - 1]) resets++;
-    return resets;
-  },
-  avg_over_time: (_ts, vs, lo, hi) => avgOverTime(vs, lo, hi),
-  sum_over_time: (_ts, vs, lo, hi) => sumOverTime(vs, lo, hi),
-  count_over_time: (_ts, _vs, lo, hi) => hi - lo,
-  min_over_time: (_ts, vs, lo, hi) => {
-    let m = vs[lo];
-    for (let i = lo + 1; i < hi; i++) if (vs[i] < m || Number.isNaN(m)) m = vs[i];
-    return m;
-  },
-  max_over_time: (_ts, vs, lo, hi) => {
-    let m = vs[lo];
-    for (let i = lo + 1; i < hi; i++) if (vs[i] > m || Number.isNaN(m)) m = vs[i];
-    return m;
-  },
-  last_over_time: (_ts, vs, _lo, hi) => vs[hi - 1],
-  present_over_time: () => 1,
-  stddev_over_time: (_ts, vs, lo, hi) => Math.sqrt(variance(vs, lo, hi)),
-  stdvar_over_time: (_ts, vs, lo, hi) => variance(vs, lo, hi),
-  quantile_over_time: (_ts, vs, lo, hi, w) => quantile(w.args[0], Array.from(vs.subarray(lo, hi))),
-  mad_over_time: (_ts, vs, lo, hi) => {
-    const values = Array.from(vs.subarray(lo, hi));
-    const median = quantile(0.5, values);
-    return quantile(
-      0.5,
-      values.map((v) => Math.abs(v - median)),
-    );
-  },
-  ts_of_min_over_time: (ts, vs, lo, hi) => {
-    let m = vs[lo];
-    let at = ts[lo];
-    for (let i = lo + 1; i < hi; i++) {
-      if (vs[i] <= m || Number.isNaN(m)) {
-        m = vs[i];
-        at = ts[i];
-      }
+  }
+  return at / 1000;
+};
+export const ts_of_max_over_time: RangeFunction = (ts, vs, lo, hi) => {
+  let m = vs[lo];
+  let at = ts[lo];
+  for (let i = lo + 1; i < hi; i++) {
+    if (vs[i] >= m || Number.isNaN(m)) {
+      m = vs[i];
+      at = ts[i];
     }
-    return at / 1000;
-  },
-  ts_of_max_over_time: (ts, vs, lo, hi) => {
-    let m = vs[lo];
-    let at = ts[lo];
-    for (let i = lo + 1; i < hi; i++) {
-      if (vs[i] >= m || Number.isNaN(m)) {
-        m = vs[i];
-        at = ts[i];
-      }
-    }
-    return at / 1000;
-  },
-  ts_of_last_over_time: (ts, _vs, _lo, hi) => ts[hi - 1] / 1000,
-  double_exponential_smoothing: (_ts, vs, lo, hi, w) => {
-    const sf = w.args[0];
-    const tf = w.args[1];
-    if (hi - lo < 2) return undefined;
-    let s0 = 0;
-    let s1 = vs[lo];
-    let b = vs[lo + 1] - vs[lo];
-    for (let i = lo + 1; i < hi; i++) {
-      const x = sf * vs[i];
-      b = i > lo + 1 ? tf * (s1 - s0) + (1 - tf) * b : b;
-      const y = (1 - sf) * (s1 + b);
-      s0 = s1;
-      s1 = x + y;
-    }
-    return s1;
-  },
+  }
+  return at / 1000;
+};
+export const ts_of_last_over_time: RangeFunction = (ts, _vs, _lo, hi) => ts[hi - 1] / 1000;
+export const double_exponential_smoothing: RangeFunction = (_ts, vs, lo, hi, w) => {
+  const sf = w.args[0];
+  const tf = w.args[1];
+  if (hi - lo < 2) return undefined;
+  let s0 = 0;
+  let s1 = vs[lo];
+  let b = vs[lo + 1] - vs[lo];
+  for (let i = lo + 1; i < hi; i++) {
+    const x = sf * vs[i];
+    b = i > lo + 1 ? tf * (s1 - s0) + (1 - tf) * b : b;
+    const y = (1 - sf) * (s1 + b);
+    s0 = s1;
+    s1 = x + y;
+  }
+  return s1;
 };
 
-/** Range functions whose result keeps the metric name. */
-export const KEEPS_NAME = new Set(["last_over_time"]);
+/** Go's %f. */
+function goF(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(6) : Number.isNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
+}
+
+/** double_exponential_smoothing refuses factors outside (0, 1) at any step, as Prometheus does. */
+export function checkSmoothingFactors(scalars: readonly Float64Array[], steps: number): void {
+  for (let i = 0; i < steps; i++) {
+    const sf = scalars[0][i];
+    const tf = scalars[1][i];
+    if (!(sf > 0 && sf < 1))
+      throw new ExecutionError(`invalid smoothing factor. Expected: 0 < sf < 1, got: ${goF(sf)}`);
+    if (!(tf > 0 && tf < 1))
+      throw new ExecutionError(`invalid trend factor. Expected: 0 < tf < 1, got: ${goF(tf)}`);
+  }
+}
