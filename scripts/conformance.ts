@@ -21,6 +21,7 @@ import {
   type ScriptOutcome,
   TEST_ENGINE_OPTIONS,
 } from "../src/promql/promqltest/runner.js";
+import { openScratchTsdb } from "../src/tsdb/scratch.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const USAGE = `usage: npm run conformance -- [--file <name>] [--line <n>] [--failed] [--report <path>]
@@ -84,7 +85,13 @@ function main(): number {
     sources.set(file, text.split("\n"));
     let outcome: ScriptOutcome;
     try {
-      outcome = runScript(text, { engine, file, line, details: line !== undefined });
+      outcome = runScript(text, {
+        openStorage: () => openScratchTsdb(),
+        engine,
+        file,
+        line,
+        details: line !== undefined,
+      });
     } catch (err) {
       // Only setup problems (e.g. the TSDB could not be opened) get here; cases never throw.
       outcome = {

@@ -10,6 +10,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { newEngine } from "../../src/promql/engine.js";
 import { type CaseOutcome, runScript, TEST_ENGINE_OPTIONS } from "../../src/promql/promqltest/runner.js";
+import { openScratchTsdb } from "../../src/tsdb/scratch.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TESTDATA = process.env.PROMQL_TESTDATA ?? resolve(ROOT, "test/promql/testdata/prometheus");
@@ -29,6 +30,7 @@ describe("Prometheus PromQL test scripts", () => {
   for (const file of files) {
     it(file, () => {
       const result = runScript(readFileSync(join(TESTDATA, file), "utf8"), {
+        openStorage: () => openScratchTsdb(),
         engine: newEngine(TEST_ENGINE_OPTIONS),
         file,
       });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Engine } from "../../src/promql/engine.js";
+import { type Engine, newEngine } from "../../src/promql/engine.js";
 import { ParseError, ExecutionError as QueryEvalError } from "../../src/promql/errors.js";
 import { atModifierCases, atModifierCasesTextual } from "../../src/promql/promqltest/at-modifier.js";
 import {
@@ -17,7 +17,7 @@ import {
   nativeHistogramSkipReason,
   nhcbBaseLabels,
 } from "../../src/promql/promqltest/native-histograms.js";
-import { runScript } from "../../src/promql/promqltest/runner.js";
+import { runScript, TEST_ENGINE_OPTIONS } from "../../src/promql/promqltest/runner.js";
 import {
   type EvalCommand,
   isFail,
@@ -29,7 +29,15 @@ import {
 import { extractSelectors } from "../../src/promql/promqltest/selectors.js";
 import { parseSequence, parseSeriesDesc, type SequenceValue } from "../../src/promql/promqltest/series.js";
 import type { MatrixSeries, QueryResult, QueryValue, VectorSample } from "../../src/promql/value.js";
-import { isStaleNaN, Matcher, METRIC_NAME, type Queryable, StaleNaN } from "../../src/storage/index.js";
+import {
+  isStaleNaN,
+  Matcher,
+  METRIC_NAME,
+  type Queryable,
+  StaleNaN,
+  type Storage,
+} from "../../src/storage/index.js";
+import { openScratchTsdb } from "../../src/tsdb/scratch.js";
 
 const L = (obj: Record<string, string>) =>
   Object.entries(obj)
@@ -921,7 +929,7 @@ describe("runner (with a stand-in engine)", () => {
 
   it("loads at Unix time 0, runs every eval as a case and never crashes", () => {
     const engine = fakeEngine();
-    const out = runScript(script, { engine, file: "x.test" });
+    const out = runScript(script, { openStorage: () => openScratchTsdb(), engine, file: "x.test" });
     assert.deepEqual(out.loadIssues, []);
     const summary = out.cases.map((c) => [c.line, c.status]);
     assert.deepEqual(summary, [
@@ -959,6 +967,7 @@ describe("runner (with a stand-in engine)", () => {
       rangeQuery: (q, query, s, e, st) => engine.rangeQuery(q, query, s, e, st),
     };
     const out = runScript("load 1m\n  m 1 2 3\n\neval instant at 1m m\n  m 2", {
+      openStorage: () => openScratchTsdb(),
       engine: broken,
       file: "y.test",
     });
@@ -970,14 +979,48 @@ describe("runner (with a stand-in engine)", () => {
   });
 
   it("runs a single line with details", () => {
-    const out = runScript(script, { engine: fakeEngine(), file: "x.test", line: 10, details: true });
+    const out = runScript(script, {
+      openStorage: () => openScratchTsdb(),
+      engine: fakeEngine(),
+      file: "x.test",
+      line: 10,
+      details: true,
+    });
     assert.equal(out.cases.length, 1);
     assert.equal(out.cases[0].line, 10);
     assert.match(out.cases[0].details![0], /instant query at 120s: vector of 1: metric\{a="2"\} 30/);
   });
 
+  it("runs on any storage: a fresh one from the factory per script and per clear, each closed", () => {
+    const opened: string[] = [];
+    const closed: string[] = [];
+    const openStorage = (): Storage => {
+      const name = `s${opened.length}`;
+      opened.push(name);
+      const inner = openScratchTsdb();
+      return {
+        appender: () => inner.appender(),
+        querier: (mint, maxt) => inner.querier(mint, maxt),
+        close: () => {
+          closed.push(name);
+          inner.close();
+        },
+      };
+    };
+    const text = "load 1m\n  m 1 2\n\neval instant at 1m m\n  m 2\n\nclear\n\neval instant at 1m m\n";
+    const out = runScript(text, { openStorage, engine: newEngine(TEST_ENGINE_OPTIONS), file: "c.test" });
+    assert.deepEqual(
+      out.cases.map((c) => c.status),
+      ["passed", "passed"],
+      "the second eval sees the empty storage after clear",
+    );
+    assert.deepEqual(opened, ["s0", "s1"]);
+    assert.deepEqual(closed, ["s0", "s1"]);
+  });
+
   it("reports rejected samples as load issues", () => {
     const out = runScript("load 1m\n  {} 1 2\n\neval instant at 0 x", {
+      openStorage: () => openScratchTsdb(),
       engine: fakeEngine(),
       file: "z.test",
     });

@@ -1,6 +1,6 @@
 /**
  * Runs a parsed test script against an engine, the way Prometheus's promqltest runner does: each
- * script (and each `clear`) gets a fresh embedded TSDB in a temporary directory, samples are loaded
+ * script (and each `clear`) gets a fresh storage from the caller's factory, samples are loaded
  * at Unix time 0 + i·interval (stale markers as StaleNaN), and every eval is one case.
  *
  * Instant evals are checked three ways, as in Prometheus: the query itself; the same query with
@@ -8,11 +8,7 @@
  * t-1m to t+1m step 1m whose middle step must equal the instant result. Evals that need native
  * histograms are skipped (native-histograms.ts). A case that throws is a failure, never a crash.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { labelsKey, StaleNaN } from "../../storage/index.js";
-import { Tsdb } from "../../tsdb/tsdb.js";
+import { labelsKey, StaleNaN, type Storage } from "../../storage/index.js";
 import type { Engine, EngineOptions } from "../engine.js";
 import { ParseError, ExecutionError as QueryEvalError } from "../errors.js";
 import type { QueryResult, QueryValue } from "../value.js";
@@ -72,16 +68,17 @@ export interface RunScriptOptions {
   readonly engine: Engine;
   /** Name used in outcomes (e.g. "functions.test"). */
   readonly file: string;
-  /** Parent for the temporary TSDB directories (default: the OS temp dir). */
-  readonly tmpDir?: string;
+  /**
+   * A fresh, empty storage, called once per script and once per `clear`; the runner closes each
+   * (for instance `openScratchTsdb` of src/tsdb/scratch.ts).
+   */
+  readonly openStorage: () => Storage;
   /** Only evaluate the eval at this line (loads and clears still run). */
   readonly line?: number;
   /** Record what every query returned in `details`. */
   readonly details?: boolean;
 }
 
-/** Years of retention, so samples at Unix time 0 are never outside the window. */
-const RETENTION_MS = 1000 * 365 * 86_400_000;
 const MINUTE_MS = 60_000;
 
 export function errorText(err: unknown): string {
@@ -94,24 +91,17 @@ function isQueryError(err: unknown): boolean {
   return err instanceof ParseError || err instanceof QueryEvalError;
 }
 
-/** One TSDB generation per `clear`, plus the index of what was loaded into it. */
+/** One storage per `clear`, plus the index of what was loaded into it. */
 class ScriptStorage {
-  private generation = 0;
-  db: Tsdb;
+  db: Storage;
   readonly index = new LoadedSeriesIndex();
 
-  constructor(private readonly root: string) {
-    this.db = this.open();
-  }
-
-  private open(): Tsdb {
-    const dir = join(this.root, `gen-${this.generation++}`);
-    return Tsdb.open({ dir, maintenanceIntervalMs: 0, retentionMs: RETENTION_MS, verifyOnOpen: false });
+  constructor(private readonly open: () => Storage) {
+    this.db = open();
   }
 
   clear(): void {
     this.db.close();
-    rmSync(join(this.root, `gen-${this.generation - 1}`), { recursive: true, force: true });
     this.db = this.open();
     this.index.clear();
   }
@@ -138,10 +128,8 @@ export function runScript(text: string, options: RunScriptOptions): ScriptOutcom
       reason: `script error: ${e.message}`,
     });
   }
-  const root = mkdtempSync(join(options.tmpDir ?? tmpdir(), "promqltest-"));
-  let storage: ScriptStorage | null = null;
+  const storage = new ScriptStorage(options.openStorage);
   try {
-    storage = new ScriptStorage(root);
     for (const cmd of script.commands) {
       switch (cmd.type) {
         case "clear":
@@ -157,11 +145,7 @@ export function runScript(text: string, options: RunScriptOptions): ScriptOutcom
       }
     }
   } finally {
-    try {
-      storage?.close();
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
+    storage.close();
   }
   cases.sort((a, b) => a.line - b.line);
   return { file, cases, loadIssues, durationMs: performance.now() - started };
