@@ -10,7 +10,7 @@
  * names or values at all.
  */
 import { type Label, type Labels, type Matcher, MatchType, PROJECT_LABEL } from "../storage/index.js";
-import { intersect, merge, type Postings, removeId, subtract } from "./postings.js";
+import { addId, intersect, merge, type Postings, removeId, subtract } from "./postings.js";
 
 /** Series ids by label name and value, and all ids, of one set of series. */
 class Scope {
@@ -19,7 +19,7 @@ class Scope {
 
   /** `skip`: a label not indexed here (the project label in a project's scope: it has one value). */
   add(id: number, labels: Labels, skip?: string): void {
-    appendSorted(this.all, id);
+    addId(this.all, id);
     for (const l of labels) {
       if (l.name === skip) continue;
       let values = this.byName.get(l.name);
@@ -29,7 +29,7 @@ class Scope {
       }
       const list = values.get(l.value);
       if (!list) values.set(l.value, [id]);
-      else appendSorted(list, id);
+      else addId(list, id);
     }
   }
 
@@ -190,20 +190,4 @@ export class LabelIndex {
     if (!scope) return [];
     return scope.postingsForMatchers(matchers, { name: this.projectLabel, value: own.value });
   }
-}
-
-function appendSorted(list: number[], id: number): void {
-  if (list.length === 0 || id > list[list.length - 1]) list.push(id);
-  else insertSorted(list, id);
-}
-
-function insertSorted(list: number[], id: number): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid] < id) lo = mid + 1;
-    else hi = mid;
-  }
-  if (list[lo] !== id) list.splice(lo, 0, id);
 }

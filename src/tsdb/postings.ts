@@ -58,8 +58,8 @@ export function merge(lists: readonly Postings[]): number[] {
   return out;
 }
 
-/** Removes id from a sorted list in place; no-op when absent. */
-export function removeId(list: number[], id: number): void {
+/** Where id is, or would go, in a sorted list: the first index whose id is not below it. */
+function lowerBound(list: readonly number[], id: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -67,5 +67,21 @@ export function removeId(list: number[], id: number): void {
     if (list[mid] < id) lo = mid + 1;
     else hi = mid;
   }
-  if (lo < list.length && list[lo] === id) list.splice(lo, 1);
+  return lo;
+}
+
+/** Adds id to a sorted list in place; no-op when present. New series come last, so try the end first. */
+export function addId(list: number[], id: number): void {
+  if (list.length === 0 || id > list[list.length - 1]) {
+    list.push(id);
+    return;
+  }
+  const at = lowerBound(list, id);
+  if (list[at] !== id) list.splice(at, 0, id);
+}
+
+/** Removes id from a sorted list in place; no-op when absent. */
+export function removeId(list: number[], id: number): void {
+  const at = lowerBound(list, id);
+  if (at < list.length && list[at] === id) list.splice(at, 1);
 }
