@@ -25,6 +25,7 @@ import {
 } from "../gateway/index.js";
 import { loadScrapeConfig, type ScrapeConfig, type Scraper, startScraper } from "../ingest/scrape/index.js";
 import { SelfMetrics } from "../metrics/self-metrics.js";
+import { CloseStack } from "../modes/close-stack.js";
 import { openStorage } from "../modes/open.js";
 import { isTenantPerProject, type RemoteStorageConfig } from "../modes/remote.js";
 import type { ServiceStorage } from "../modes/storage.js";
@@ -167,16 +168,9 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
     : undefined;
 
   // Stopped in reverse order of starting.
-  const closers: Array<() => Promise<void> | void> = [];
+  const closers = new CloseStack((err) => logger.error({ err }, "error while stopping"));
   const closeAll = async () => {
-    for (const c of closers.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        logger.error({ err }, "error while stopping");
-      }
-    }
-    closers.length = 0;
+    await closers.closeAll();
     logger.flush();
   };
   try {

@@ -13,6 +13,7 @@ import type { RemoteWriteStorage } from "../remote/sender/index.js";
 import { SOLE_LEADER } from "../rules/leadership.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
+import { CloseStack } from "./close-stack.js";
 import { embeddedSamples } from "./embedded.js";
 import { openRemoteSamples, type RemoteStorageConfig } from "./remote.js";
 import type { SampleStorage, ServiceStorage } from "./storage.js";
@@ -45,22 +46,11 @@ export interface OpenedStorage {
 
 export async function openStorage(cfg: StorageConfig, logger: pino.Logger): Promise<OpenedStorage> {
   const meta = openMetaDb(cfg.dataDir, (m) => logger.warn({ component: "tokens" }, m));
-  // Stopped in reverse order of opening.
-  const closers: Array<() => Promise<void> | void> = [
-    () => {
-      meta.close();
-    },
-  ];
-  const closeAll = async () => {
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        logger.error({ err }, "error while closing the storage");
-      }
-    }
-    closers.length = 0;
-  };
+  const closers = new CloseStack((err) => logger.error({ err }, "error while closing the storage"));
+  closers.push(() => {
+    meta.close();
+  });
+  const closeAll = () => closers.closeAll();
   try {
     const opened: Omit<OpenedStorage, "storage"> = {};
     let samples: SampleStorage;
