@@ -22,6 +22,7 @@ import { isValidProjectId } from "../storage/index.js";
 import { type ApiContext, limitersOf } from "./context.js";
 import { ApiError } from "./errors.js";
 import { parseDuration, parseTime } from "./params.js";
+import type { CreatedTokenResource, TokenResource } from "./token-resource.js";
 
 const CreateBody = z
   .object({
@@ -30,16 +31,6 @@ const CreateBody = z
     expires_in: z.string().nullish(),
   })
   .strict();
-
-export interface TokenResource {
-  id: string;
-  project_id: string;
-  name: string;
-  prefix: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-}
 
 function resource(t: TokenInfo): TokenResource {
   return {
@@ -114,7 +105,7 @@ async function create(
   projectId: string,
   body: z.infer<typeof CreateBody>,
   what: string,
-): Promise<TokenResource & { token: string }> {
+): Promise<CreatedTokenResource> {
   const expiresAt = expiry(ctx, body);
   // "*" (all projects) names no project, so it has no project's cap.
   const maxLive = projectId === ALL_PROJECTS ? 0 : ctx.limits.maxTokensPerProject;
@@ -145,7 +136,7 @@ export async function createToken(
   rawBody: unknown,
   /** The monitoring token making the request, when it is not the admin key. */
   caller: TokenInfo | null = null,
-): Promise<TokenResource & { token: string }> {
+): Promise<CreatedTokenResource> {
   checkProject(projectId);
   const body = parseBody(CreateBody, rawBody);
   const limit = caller?.expiresAt;
@@ -174,10 +165,7 @@ export async function createToken(
 
 const IngestCreateBody = CreateBody.extend({ project_id: z.string().optional() }).strict();
 
-export async function createIngestToken(
-  ctx: ApiContext,
-  rawBody: unknown,
-): Promise<TokenResource & { token: string }> {
+export async function createIngestToken(ctx: ApiContext, rawBody: unknown): Promise<CreatedTokenResource> {
   const body = parseBody(IngestCreateBody, rawBody);
   const projectId = body.project_id ?? ALL_PROJECTS;
   if (projectId !== ALL_PROJECTS) checkProject(projectId);

@@ -3,35 +3,14 @@
  * are synchronous: better-sqlite3 answers in microseconds from the page cache.
  */
 import type Database from "better-sqlite3";
-import type { TokenTable } from "./token-table.js";
+import { rowFromColumns, type TokenColumns, type TokenTable } from "./token-table.js";
 import type { TokenKind, TokenRow } from "./tokens.js";
 
 /** A row as SQLite holds it (times in ms). */
-interface SqliteRow {
-  id: string;
-  project_id: string;
-  name: string;
-  prefix: string;
-  hash: Buffer;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
+/** A row as SQLite holds it (timestamps in ms). */
+type SqliteRow = TokenColumns<number>;
 
-function fromSqlite(r: SqliteRow): TokenRow {
-  return {
-    id: r.id,
-    projectId: r.project_id,
-    name: r.name,
-    prefix: r.prefix,
-    hash: r.hash,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    lastUsedAt: r.last_used_at,
-    revokedAt: r.revoked_at,
-  };
-}
+const fromSqlite = (r: SqliteRow): TokenRow => rowFromColumns(r, (t) => t);
 
 /** Every row of a kind's table, revoked ones included (for moving them to PostgreSQL). */
 export function readAllSqliteTokenRows(db: Database.Database, kind: TokenKind): TokenRow[] {

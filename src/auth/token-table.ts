@@ -9,6 +9,38 @@ import type { TokenRow } from "./tokens.js";
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * A token row as both databases store it (snake_case columns); `Time` is how the database hands
+ * back a timestamp (SQLite: ms as a number, PostgreSQL: timestamptz as a Date).
+ */
+export interface TokenColumns<Time> {
+  id: string;
+  project_id: string;
+  name: string;
+  prefix: string;
+  hash: Buffer;
+  created_at: Time;
+  expires_at: Time | null;
+  last_used_at: Time | null;
+  revoked_at: Time | null;
+}
+
+/** The store's row from a database row, with timestamps turned into ms. */
+export function rowFromColumns<Time>(r: TokenColumns<Time>, toMs: (t: Time) => number): TokenRow {
+  const orNull = (t: Time | null) => (t === null ? null : toMs(t));
+  return {
+    id: r.id,
+    projectId: r.project_id,
+    name: r.name,
+    prefix: r.prefix,
+    hash: r.hash,
+    createdAt: toMs(r.created_at),
+    expiresAt: orNull(r.expires_at),
+    lastUsedAt: orNull(r.last_used_at),
+    revokedAt: orNull(r.revoked_at),
+  };
+}
+
 export interface TokenTable {
   /**
    * Stores a new row. With `maxLive` > 0, counts the project's live rows (not revoked, not expired

@@ -2,7 +2,7 @@
  * The CLI's HTTP client for the service: the token admin API (admin key) and the query API
  * (monitoring token). Errors carry the service's own message from its JSON envelope.
  */
-import type { TokenResource } from "../api/admin-routes.js";
+import type { TokenResource } from "../api/token-resource.js";
 
 export class ApiClientError extends Error {
   override readonly name = "ApiClientError";

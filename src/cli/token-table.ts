@@ -1,5 +1,5 @@
 /** Renders token listings as an aligned plain-text table (never the token values). */
-import type { TokenResource } from "../api/admin-routes.js";
+import type { TokenResource } from "../api/token-resource.js";
 
 export function tokenTable(list: readonly TokenResource[], withProject = false): string {
   const head = [

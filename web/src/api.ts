@@ -3,6 +3,7 @@
  * the monitoring token in the Authorization header. Every failure becomes an ApiError carrying
  * the API's own errorType and text, so views can show it as is.
  */
+import type { CreatedTokenResource, TokenResource as TokenInfo } from "../../src/api/token-resource.js";
 
 export class ApiError extends Error {
   constructor(
@@ -31,15 +32,8 @@ export interface InstantSample {
   metric: Record<string, string>;
   value: [number, string];
 }
-export interface TokenInfo {
-  id: string;
-  project_id: string;
-  name: string;
-  prefix: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-}
+// The service's own wire type: one definition for both ends.
+export type { TokenInfo };
 
 export function timeseriesBase(origin: string, project: string): string {
   return `${origin}/v1alpha5/projects/${encodeURIComponent(project)}/metrics/timeseries`;
@@ -119,7 +113,7 @@ export class Api {
     return (await this.call<{ tokens: TokenInfo[] }>("/monitoring/tokens")).tokens;
   }
 
-  createToken(name: string, expiresIn: string | null): Promise<TokenInfo & { token: string }> {
+  createToken(name: string, expiresIn: string | null): Promise<CreatedTokenResource> {
     return this.call("/monitoring/tokens", {
       method: "POST",
       headers: { "Content-Type": "application/json" },

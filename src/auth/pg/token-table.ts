@@ -5,41 +5,18 @@
  * the database is a TokenStoreUnavailableError.
  */
 import type { Pool } from "pg";
-import type { TokenTable } from "../token-table.js";
+import { rowFromColumns, type TokenColumns, type TokenTable } from "../token-table.js";
 import type { TokenKind, TokenRow } from "../tokens.js";
 import { guarded, inTransaction } from "./pool.js";
 
 const COLUMNS = "id, project_id, name, prefix, hash, created_at, expires_at, last_used_at, revoked_at";
 
 /** A row as PostgreSQL holds it (timestamptz columns). */
-interface PgRow {
-  id: string;
-  project_id: string;
-  name: string;
-  prefix: string;
-  hash: Buffer;
-  created_at: Date;
-  expires_at: Date | null;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-}
+type PgRow = TokenColumns<Date>;
 
 const ms = (d: Date | null) => (d === null ? null : d.getTime());
 const date = (t: number | null) => (t === null ? null : new Date(t));
-
-function fromPg(r: PgRow): TokenRow {
-  return {
-    id: r.id,
-    projectId: r.project_id,
-    name: r.name,
-    prefix: r.prefix,
-    hash: r.hash,
-    createdAt: r.created_at.getTime(),
-    expiresAt: ms(r.expires_at),
-    lastUsedAt: ms(r.last_used_at),
-    revokedAt: ms(r.revoked_at),
-  };
-}
+const fromPg = (r: PgRow): TokenRow => rowFromColumns(r, (d) => d.getTime());
 
 /** The INSERT of a whole row; with `ifAbsent`, a row whose id is already there is left alone. */
 export function insertRowQuery(
