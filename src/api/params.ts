@@ -3,6 +3,7 @@
  * rounded to ms) or RFC 3339, durations as float seconds or Prometheus duration syntax, `limit`,
  * and `match[]` selectors. Each failure is an ApiError of type bad_data naming the parameter.
  */
+import { parseDuration as parsePromDuration } from "../promql/duration.js";
 import { ParseError } from "../promql/errors.js";
 import { parseMetricSelector } from "../promql/parser/index.js";
 import { MAX_TIME_MS, type Matcher, MIN_TIME_MS } from "../storage/index.js";
@@ -70,18 +71,11 @@ function clampTime(ms: number): number {
   return Math.min(MAX_TIME_MS, Math.max(MIN_TIME_MS, ms));
 }
 
-const DURATION_UNITS: ReadonlyArray<[string, number]> = [
-  ["y", 365 * 86_400_000],
-  ["w", 7 * 86_400_000],
-  ["d", 86_400_000],
-  ["h", 3_600_000],
-  ["m", 60_000],
-  ["s", 1000],
-  ["ms", 1],
-];
-const PROM_DURATION_RE = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
-
-/** Parses a `<duration>`: float seconds ("15", "0.5") or "1h30m"; result in ms (may be fractional). */
+/**
+ * Parses a `<duration>` as Prometheus's API does: float seconds ("15", "0.5", "-5") first, then
+ * model.ParseDuration ("1h30m"); result in ms (may be fractional). Any failure of the latter is
+ * reported with the API's own text, not the grammar's, as Prometheus answers.
+ */
 export function parseDuration(s: string): number {
   if (FLOAT_RE.test(s)) {
     const f = Number(s);
@@ -92,14 +86,8 @@ export function parseDuration(s: string): number {
       return f * 1000;
     }
   }
-  const m = PROM_DURATION_RE.exec(s);
-  if (m && s !== "") {
-    let ms = 0;
-    for (let i = 0; i < DURATION_UNITS.length; i++) {
-      if (m[i + 1] !== undefined) ms += Number(m[i + 1]) * DURATION_UNITS[i][1];
-    }
-    return ms;
-  }
+  const d = parsePromDuration(s);
+  if (d.error === undefined) return d.ms;
   throw new Error(`cannot parse ${JSON.stringify(s)} to a valid duration`);
 }
 

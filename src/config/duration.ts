@@ -1,37 +1,57 @@
-/** Prometheus-style durations for flags: "15d", "1h30m", "500ms", "2w", "1y"; a bare number is seconds. */
+/**
+ * Durations in flags, MIM_* variables, config files and rule files: Prometheus's grammar
+ * (src/promql/duration.ts: "15d", "1h30m", "500ms", each unit at most once, largest first) plus a
+ * bare number of seconds ("90", "1.5"), because a JSON config file or an environment variable
+ * naturally holds a number there. Misordered or repeated units (`30m1h`, `1h1h`) are refused, not
+ * summed, as Prometheus refuses them.
+ */
+import { parseDuration } from "../promql/duration.js";
 
-const UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 7 * 86_400_000,
-  y: 365 * 86_400_000,
-};
+/** What a duration setting accepts, for the error message. */
+const DURATION_FORM =
+  "a number of seconds, or units y w d h m s ms largest first and each at most once (e.g. 15d, 2h, 1h30m, 500ms)";
 
+const SECONDS_RE = /^\d+(?:\.\d+)?$/;
+// model.Duration's bound (an int64 of nanoseconds, about 292 years), for bare seconds too.
+const MAX_MS = 9_223_372_036_854;
+
+/** Milliseconds of a duration setting; the error names the text and the accepted form. */
 export function parseDurationMs(text: string): number {
+  // Surrounding blanks are dropped: env files and hand-edited JSON pick them up easily.
   const s = text.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const re = /(\d+)(ms|s|m|h|d|w|y)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-    total += Number(m[1]) * UNITS[m[2]];
-    consumed = re.lastIndex;
+  const outOfRange = () =>
+    new Error(`invalid duration ${JSON.stringify(text)}: out of range (at most about 292 years)`);
+  if (SECONDS_RE.test(s)) {
+    const ms = Math.round(Number(s) * 1000);
+    if (ms > MAX_MS) throw outOfRange();
+    return ms;
   }
-  if (s === "" || consumed !== s.length) {
-    throw new Error(`invalid duration ${JSON.stringify(text)}: use e.g. 15d, 2h, 1h30m, 500ms`);
-  }
-  return total;
+  const d = parseDuration(s);
+  if (d.error === "duration out of range") throw outOfRange();
+  if (d.error !== undefined)
+    throw new Error(`invalid duration ${JSON.stringify(text)}: use ${DURATION_FORM}`);
+  return d.ms;
 }
 
+const UNITS: ReadonlyArray<[string, number]> = [
+  ["y", 365 * 86_400_000],
+  ["w", 7 * 86_400_000],
+  ["d", 86_400_000],
+  ["h", 3_600_000],
+  ["m", 60_000],
+  ["s", 1000],
+  ["ms", 1],
+];
+
+/**
+ * A duration for log lines, help defaults and messages, largest units first ("2w1d" where
+ * model.Duration.String() would print "15d"); parseDurationMs reads it back.
+ */
 export function formatDurationMs(ms: number): string {
   if (ms === 0) return "0s";
   let rest = ms;
   let out = "";
-  for (const unit of ["y", "w", "d", "h", "m", "s", "ms"]) {
-    const size = UNITS[unit];
+  for (const [unit, size] of UNITS) {
     if (rest >= size) {
       out += `${Math.floor(rest / size)}${unit}`;
       rest %= size;

@@ -5,8 +5,9 @@
  */
 import type { Matcher } from "../storage/index.js";
 import { type AtModifier, assertNever, type DurationExpr, type Expr, type VectorSelector } from "./ast.js";
+import { formatDuration } from "./duration.js";
 import { goQuote } from "./parser/gostr.js";
-import { formatDuration, formatFloat } from "./parser/numbers.js";
+import { formatFloat } from "./parser/numbers.js";
 
 const LEGACY_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 

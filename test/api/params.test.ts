@@ -58,10 +58,24 @@ describe("durations", () => {
     assert.equal(parseDuration("2w"), 14 * 86_400_000);
     assert.equal(parseDuration("-5"), -5000);
   });
-  it("rejects fractions with units, wrong order and garbage", () => {
-    for (const bad of ["", "1.5m", "30m1h", "1x", "m", "1e400", "5 m"]) {
-      assert.throws(() => parseDuration(bad), /cannot parse .* to a valid duration/, bad);
+  it("rejects fractions with units, wrong order, repeats and garbage with Prometheus's text", () => {
+    for (const bad of ["", "1.5m", "30m1h", "1h1h", "1x", "m", "1e400", "5 m", "300y", "1constructor"]) {
+      assert.throws(
+        () => parseDuration(bad),
+        (err: Error) => err.message === `cannot parse ${JSON.stringify(bad)} to a valid duration`,
+        bad,
+      );
     }
+    assert.throws(
+      () => parseDuration("1e10"),
+      (err: Error) => err.message === 'cannot parse "1e10" to a valid duration. It overflows int64',
+    );
+  });
+  it("takes float seconds in every form ParseFloat reads here", () => {
+    assert.equal(parseDuration("1e3"), 1_000_000);
+    assert.equal(parseDuration(".5"), 500);
+    assert.equal(parseDuration("+2"), 2000);
+    assert.equal(parseDuration("0"), 0);
   });
 });
 

@@ -214,6 +214,15 @@ describe("mim serve configuration", () => {
       await stop(s);
       writeFileSync(join(dir, "bad.json"), JSON.stringify({ listen: "127.0.0.1:0", retension: "30d" }));
       await assert.rejects(serve(["--config", join(dir, "bad.json")], env), /unknown setting "retension"/);
+      // Misordered units are refused, not summed (30m1h is not 1h30m).
+      writeFileSync(
+        join(dir, "order.json"),
+        JSON.stringify({ listen: "127.0.0.1:0", "query-timeout": "30m1h" }),
+      );
+      await assert.rejects(
+        serve(["--config", join(dir, "order.json")], env),
+        /--config .*order\.json: query-timeout: invalid duration "30m1h": use a number of seconds, or units/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -64,18 +64,30 @@ function onlyEval(text: string): EvalCommand {
 }
 
 describe("durations", () => {
-  it("reads Prometheus durations and bare seconds", () => {
+  it("reads Prometheus durations as upstream's promqltest does: model.ParseDuration only", () => {
     assert.equal(parseDurationMs("0"), 0);
     assert.equal(parseDurationMs("5m"), 300_000);
     assert.equal(parseDurationMs("1h30m"), 5_400_000);
     assert.equal(parseDurationMs("10s53ms"), 10_053);
     assert.equal(parseDurationMs("1d"), 86_400_000);
     assert.equal(parseDurationMs("0h"), 0);
-    assert.equal(parseDurationMs("1800"), 1_800_000);
-    assert.equal(parseDurationMs("1.5"), 1500);
-    assert.throws(() => parseDurationMs("30m1h"), /not a valid duration/);
-    assert.throws(() => parseDurationMs(""), /empty/);
-    assert.throws(() => parseDurationMs("5 m"), /not a valid duration/);
+    assert.throws(() => parseDurationMs("30m1h"), /^Error: not a valid duration string: "30m1h"$/);
+    assert.throws(() => parseDurationMs("1h1h"), /^Error: not a valid duration string: "1h1h"$/);
+    assert.throws(() => parseDurationMs("1800"), /^Error: not a valid duration string: "1800"$/);
+    assert.throws(() => parseDurationMs("1.5"), /^Error: unknown unit "." in duration "1.5"$/);
+    assert.throws(() => parseDurationMs(""), /^Error: empty duration string$/);
+    assert.throws(() => parseDurationMs("5 m"), /^Error: unknown unit " m" in duration "5 m"$/);
+  });
+
+  it("reports a bad step or time with the line", () => {
+    const s = parseScript("load 5m1h\n  foo 1\n\neval instant at 1h1h foo\n  foo 1\n");
+    assert.deepEqual(
+      s.errors.map((e) => [e.line, e.message]),
+      [
+        [1, 'invalid step definition "5m1h": not a valid duration string: "5m1h"'],
+        [4, 'invalid timestamp definition "1h1h": not a valid duration string: "1h1h"'],
+      ],
+    );
   });
 });
 

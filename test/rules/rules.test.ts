@@ -54,6 +54,15 @@ describe("rule files", () => {
         /invalid recording rule name "1bad"/,
       ],
       ["groups:\n  - name: g\n    interval: soon\n    rules: []", /group "g": interval: invalid duration/],
+      [
+        "groups:\n  - name: g\n    interval: 30m1h\n    rules: []",
+        /r\.yml: group "g": interval: invalid duration "30m1h": use a number of seconds, or units y w d h m s ms largest first and each at most once/,
+      ],
+      [
+        "groups:\n  - name: g\n    interval: 1h1h\n    rules: []",
+        /group "g": interval: invalid duration "1h1h"/,
+      ],
+      ["groups:\n  - name: g\n    interval: 0s\n    rules: []", /group "g": interval must be positive/],
       ["groups:\n  - name: g\n    rules: []\n  - name: g\n    rules: []", /group name used twice/],
       [
         "groups:\n  - name: g\n    rules:\n      - record: x\n        expr: up[5m]",
@@ -68,6 +77,14 @@ describe("rule files", () => {
         text,
       );
     }
+  });
+
+  it("reads intervals as flags do: Prometheus durations or a quoted number of seconds", () => {
+    const interval = (v: string) =>
+      parseRuleFile(`groups:\n  - name: g\n    interval: ${v}\n    rules: []`, "r.yml", 60_000)[0].intervalMs;
+    assert.equal(interval("1m30s"), 90_000);
+    assert.equal(interval('"90"'), 90_000);
+    assert.equal(interval('"2.5"'), 2500);
   });
 });
 

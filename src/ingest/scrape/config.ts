@@ -30,7 +30,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { SERVICE_TIERS, type ServiceTier } from "../../catalog/metrics.js";
-import { parseDuration } from "../../promql/parser/numbers.js";
+import { parseDuration } from "../../promql/duration.js";
 
 export class ScrapeConfigError extends Error {
   override readonly name = "ScrapeConfigError";

@@ -14,12 +14,13 @@ import type {
   NumberLiteral,
   VectorMatching,
 } from "../ast.js";
+import { parseDuration } from "../duration.js";
 import { FUNCTIONS } from "../functions.js";
 import { BrokenTree, type ConvertContext, children, nodeRange, reduceError, text } from "./context.js";
 import type { DurationSlot } from "./durations.js";
 import { range } from "./errors.js";
 import { unquote } from "./gostr.js";
-import { parseDuration, parseNumber } from "./numbers.js";
+import { parseNumber } from "./numbers.js";
 import { applyAt, applyOffset, convertGrouping, convertVectorSelector } from "./selectors.js";
 import { Tok } from "./tokens.js";
 

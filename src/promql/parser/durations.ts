@@ -7,8 +7,9 @@
  * the tokens and masked out of the text lezer sees.
  */
 import type { DurationExpr, PosRange } from "../ast.js";
+import { formatDuration, parseDuration } from "../duration.js";
 import { type PendingError, range } from "./errors.js";
-import { formatDuration, formatFloat, parseDuration, parseNumber, secondsToMs } from "./numbers.js";
+import { formatFloat, parseNumber, secondsToMs } from "./numbers.js";
 import { describe, type Item, Tok } from "./tokens.js";
 
 /** A parsed duration: Prometheus's NumberLiteral, or a DurationExpr kept for printing. */

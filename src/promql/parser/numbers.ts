@@ -1,7 +1,7 @@
 /**
- * Number and duration conversions with Go's semantics: strconv.ParseInt/ParseFloat as
- * Prometheus's parser.number() applies them, prometheus/common's model.ParseDuration and
- * model.Duration.String(), and the float formats the printer and error messages use.
+ * Number conversions with Go's semantics: strconv.ParseInt/ParseFloat as Prometheus's
+ * parser.number() applies them, and the float formats the printer and error messages use.
+ * Durations (model.ParseDuration) live in ../duration.ts, shared with the API and config.
  */
 import { goQuote } from "./gostr.js";
 
@@ -90,68 +90,6 @@ export function parseNumber(s: string): { value: number; error?: string } {
   if (int !== undefined) return { value: Number(int) };
   const f = parseGoFloat(s);
   return f.error ? { value: f.value, error: `error parsing number: ${f.error}` } : f;
-}
-
-const UNITS: Record<string, { pos: number; ms: bigint }> = {
-  y: { pos: 1, ms: 365n * 86_400_000n },
-  w: { pos: 2, ms: 7n * 86_400_000n },
-  d: { pos: 3, ms: 86_400_000n },
-  h: { pos: 4, ms: 3_600_000n },
-  m: { pos: 5, ms: 60_000n },
-  s: { pos: 6, ms: 1000n },
-  ms: { pos: 7, ms: 1n },
-};
-
-/** model.ParseDuration; the result in milliseconds. */
-export function parseDuration(s: string): { ms: number; error?: string } {
-  if (s === "0") return { ms: 0 };
-  if (s === "") return { ms: 0, error: "empty duration string" };
-  const invalid = { ms: 0, error: `not a valid duration string: ${goQuote(s)}` };
-  let rest = s;
-  let total = 0n;
-  let lastUnitPos = 0;
-  while (rest !== "") {
-    const m = /^([0-9]+)([^0-9]*)/.exec(rest);
-    if (!m || m[2] === "") return invalid;
-    rest = rest.slice(m[0].length);
-    const unit = UNITS[m[2]!];
-    if (!unit) return { ms: 0, error: `unknown unit ${goQuote(m[2]!)} in duration ${goQuote(s)}` };
-    if (unit.pos <= lastUnitPos) return invalid;
-    lastUnitPos = unit.pos;
-    const v = BigInt(m[1]!);
-    // model.Duration counts nanoseconds in an int64.
-    if (v * unit.ms * 1_000_000n > INT64_MAX) return { ms: 0, error: "duration out of range" };
-    total += v * unit.ms;
-    if (total * 1_000_000n > INT64_MAX) return { ms: 0, error: "duration out of range" };
-  }
-  return { ms: Number(total) };
-}
-
-const FORMAT_UNITS: ReadonlyArray<[string, number, boolean]> = [
-  ["y", 365 * 86_400_000, true],
-  ["w", 7 * 86_400_000, true],
-  ["d", 86_400_000, false],
-  ["h", 3_600_000, false],
-  ["m", 60_000, false],
-  ["s", 1000, false],
-  ["ms", 1, false],
-];
-
-/** model.Duration.String() of a non-negative number of milliseconds ("1h30m", "0s"). */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  let rest = ms;
-  let out = "";
-  for (const [unit, mult, exact] of FORMAT_UNITS) {
-    // Years and weeks only when they divide evenly: 1w reads better than 7d, 8d better than 1w1d.
-    if (exact && rest % mult !== 0) continue;
-    const v = Math.floor(rest / mult);
-    if (v > 0) {
-      out += `${v}${unit}`;
-      rest -= v * mult;
-    }
-  }
-  return out;
 }
 
 /** Seconds to whole milliseconds the way Go's `time.Duration(secs*1000) * time.Millisecond` does. */
