@@ -5,7 +5,7 @@
  * naturally holds a number there. Misordered or repeated units (`30m1h`, `1h1h`) are refused, not
  * summed, as Prometheus refuses them.
  */
-import { parseDuration } from "../promql/duration.js";
+import { formatDuration, parseDuration } from "../promql/duration.js";
 
 /** What a duration setting accepts, for the error message. */
 const DURATION_FORM =
@@ -33,29 +33,8 @@ export function parseDurationMs(text: string): number {
   return d.ms;
 }
 
-const UNITS: ReadonlyArray<[string, number]> = [
-  ["y", 365 * 86_400_000],
-  ["w", 7 * 86_400_000],
-  ["d", 86_400_000],
-  ["h", 3_600_000],
-  ["m", 60_000],
-  ["s", 1000],
-  ["ms", 1],
-];
-
 /**
- * A duration for log lines, help defaults and messages, largest units first ("2w1d" where
- * model.Duration.String() would print "15d"); parseDurationMs reads it back.
+ * A duration for log lines, help defaults and messages, as Prometheus prints one ("15d", "1h30m");
+ * parseDurationMs reads it back.
  */
-export function formatDurationMs(ms: number): string {
-  if (ms === 0) return "0s";
-  let rest = ms;
-  let out = "";
-  for (const [unit, size] of UNITS) {
-    if (rest >= size) {
-      out += `${Math.floor(rest / size)}${unit}`;
-      rest %= size;
-    }
-  }
-  return out;
-}
+export const formatDurationMs = formatDuration;
