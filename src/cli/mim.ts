@@ -28,6 +28,17 @@ function duration(value: string): number {
   }
 }
 
+/** Node runs a timer longer than 2^31 − 1 ms (24.8 days) after 1 ms: such a timeout would end every query at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timeout(value: string): number {
+  const ms = duration(value);
+  if (ms > MAX_TIMER_MS)
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is longer than the most a timer can wait (24d)`);
+  if (ms <= 0) throw new InvalidArgumentError(`${JSON.stringify(value)}: a timeout must be longer than 0`);
+  return ms;
+}
+
 function byteSize(value: string): number {
   const m = /^(\d+)(B|KiB|MiB|GiB|TiB)?$/.exec(value.trim());
   if (!m) throw new InvalidArgumentError(`invalid size ${JSON.stringify(value)}: use e.g. 500MiB, 20GiB`);
@@ -268,7 +279,7 @@ function serveOptions(cmd: Command): Command {
     .addOption(
       new Option("--query-timeout <duration>", "longest a query may run")
         .env("MIM_QUERY_TIMEOUT")
-        .argParser(duration)
+        .argParser(timeout)
         .default(L.queryTimeoutMs, "2m"),
     )
     .addOption(

@@ -104,4 +104,26 @@ describe("mim inspect", () => {
     assert.notEqual(env.status, 0);
     assert.match(env.stderr, /invalid duration "1h1h"/);
   });
+
+  it("refuses a query timeout no timer can wait for (Node would fire it after 1 ms)", () => {
+    const out = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "src/cli/mim.ts",
+        "serve",
+        "--query-timeout",
+        "30d",
+        "--data-dir",
+        "/nonexistent/never-opened",
+      ],
+      { encoding: "utf8" },
+    );
+    assert.notEqual(out.status, 0);
+    assert.match(
+      out.stderr,
+      /option '--query-timeout <duration>' argument '30d' is invalid\. "30d" is longer than the most a timer can wait \(24d\)/,
+    );
+  });
 });
