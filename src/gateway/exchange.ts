@@ -4,7 +4,8 @@
  * bytes; the only change is that, for a stream, the usage-only chunk the gateway asked for on the
  * client's behalf is left out.
  *
- * Measurements (all from `performance.now()`, a monotonic clock):
+ * Measurements (all from the input's `clock`, a monotonic clock: performance.now() unless a test
+ * drives one by hand):
  * - TTFT: from the request's arrival at the gateway to the write, to the client, of the first
  *   event carrying generated content (text, reasoning, refusal or tool calls). Streams only: a
  *   non-streamed response delivers every token at once, so its "first token" time is the whole
@@ -22,7 +23,6 @@
  */
 import type http from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { performance } from "node:perf_hooks";
 import type { ErrorReason, Meter } from "./meter.js";
 import { errors, sendError } from "./openai-errors.js";
 import { inspectEvent, readUsage, SseSplitter, type Usage } from "./sse.js";
@@ -43,7 +43,9 @@ export interface ExchangeInput {
   body: Buffer;
   /** The client asked for stream_options.include_usage itself. */
   clientWantsUsage: boolean;
-  /** performance.now() when the request arrived. */
+  /** Monotonic ms for the latency measurements and the timeouts (the gateway's performance.now). */
+  clock: () => number;
+  /** clock() when the request arrived. */
   arrival: number;
   onDone: () => void;
 }
@@ -108,7 +110,7 @@ export class Exchange {
     }
     this.upstreamRes = ur;
     this.gotHeaders = true;
-    this.lastChunkAt = performance.now();
+    this.lastChunkAt = this.x.clock();
     const status = ur.statusCode ?? 502;
     const ok = status >= 200 && status < 300;
     const type = ur.headers["content-type"];
@@ -132,7 +134,7 @@ export class Exchange {
   };
 
   private readonly onBodyData = (chunk: Buffer): void => {
-    this.lastChunkAt = performance.now();
+    this.lastChunkAt = this.x.clock();
     if (this.kept !== null) {
       this.keptBytes += chunk.length;
       if (this.keptBytes <= MAX_KEPT_BODY) this.kept.push(chunk);
@@ -145,7 +147,7 @@ export class Exchange {
     this.chunkHadContent = false;
     (this.splitter as SseSplitter).push(chunk, this.onEvent);
     this.flushPending();
-    const now = performance.now();
+    const now = this.x.clock();
     this.lastChunkAt = now;
     this.markTokens(now);
   };
@@ -212,7 +214,7 @@ export class Exchange {
         this.chunkHadContent = false;
         this.onEvent(tail, 0, tail.length);
         this.flushPending();
-        this.markTokens(performance.now());
+        this.markTokens(this.x.clock());
       }
     }
     let outcome: ErrorReason | null = null;
@@ -268,7 +270,7 @@ export class Exchange {
     this.timer = null;
     if (this.outcome !== undefined || this.upstreamDone) return;
     const t = this.x.target.route.timeouts;
-    const now = performance.now();
+    const now = this.x.clock();
     const total = this.x.arrival + t.totalMs;
     const deadline = this.gotHeaders
       ? Math.min(total, this.lastChunkAt + t.idleMs)

@@ -27,6 +27,11 @@ export interface GatewayOptions {
   listen?: string;
   /** Wall clock in ms for the samples' timestamps (default Date.now). */
   now?: () => number;
+  /**
+   * Monotonic clock in ms for TTFT, TPOT and the upstream timeouts (default performance.now). A
+   * test sets it to measure known intervals exactly instead of timing real sleeps.
+   */
+  monotonicNow?: () => number;
   /** Overrides the config's flush interval; 0 flushes only on flush() and close(). */
   flushIntervalMs?: number;
   /** How long close() lets requests in flight finish before cutting them (default 10 s). */
@@ -103,6 +108,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const log = options.log ?? (() => {});
   const now = options.now ?? Date.now;
+  const clock = options.monotonicNow ?? (() => performance.now());
   const meter = new Meter({
     now,
     extraLabels: config.instance === undefined ? undefined : { instance: config.instance },
@@ -132,7 +138,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const arrival = performance.now();
+    const arrival = clock();
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
@@ -260,6 +266,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       path: upstreamPath,
       body: ask ? withUsageRequested(raw, body) : raw,
       clientWantsUsage: clientWantsUsage || !ask,
+      clock,
       arrival,
       onDone: done,
     }).start();

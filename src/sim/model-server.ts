@@ -101,6 +101,11 @@ export interface ModelServerOptions {
   ownedBy?: string;
   /** How many served requests requestLog() keeps (the most recent). Default 10 000. */
   logLimit?: number;
+  /**
+   * The clock of every request's arrival and token deadlines (default: real time). Tests pass one
+   * on a fake time source to place each token exactly, whatever the machine's load.
+   */
+  clock?: TokenClock;
 }
 
 export interface RunningModelServer {
@@ -123,7 +128,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
   const seed = options.seed ?? 1;
   const ownedBy = options.ownedBy ?? "sim";
   const created = Math.floor(Date.now() / 1000);
-  const clock = new TokenClock();
+  const clock = options.clock ?? new TokenClock();
   const open = new Set<http.ServerResponse>();
   const book = new ServerBook(names, options.logLimit ?? 10_000);
   let nextIndex = 0;
@@ -291,7 +296,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const t0 = performance.now();
+    const t0 = clock.now();
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/v1/models")
       return json(res, 200, modelsList(names, created, ownedBy));

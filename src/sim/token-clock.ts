@@ -15,6 +15,22 @@ export interface ClockEntry {
   cancelled: boolean;
 }
 
+/**
+ * Where a TokenClock reads the time and sets its one timer: performance.now() and setTimeout,
+ * unless a test steps a fake clock so that every token lands at a time it chose.
+ */
+export interface ClockSource {
+  now(): number;
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(timer: unknown): void;
+}
+
+const REAL_TIME: ClockSource = {
+  now: () => performance.now(),
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (t) => clearTimeout(t as NodeJS.Timeout),
+};
+
 interface Entry extends ClockEntry {
   fn: (now: number) => void;
   seq: number;
@@ -22,15 +38,18 @@ interface Entry extends ClockEntry {
 
 export class TokenClock {
   private heap: Entry[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private timerAt = Number.POSITIVE_INFINITY;
   private seq = 0;
 
   /** @param slackMs deadlines this close to the wake-up fire in the same pass (timers are ms-grained). */
-  constructor(readonly slackMs = 1) {}
+  constructor(
+    readonly slackMs = 1,
+    private readonly source: ClockSource = REAL_TIME,
+  ) {}
 
   now(): number {
-    return performance.now();
+    return this.source.now();
   }
 
   /** Calls fn(now) at or just after `at`; cancel by setting the returned entry's `cancelled`. */
@@ -50,7 +69,7 @@ export class TokenClock {
   clear(): void {
     for (const e of this.heap) e.cancelled = true;
     this.heap = [];
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.source.clearTimer(this.timer);
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
   }
@@ -58,12 +77,12 @@ export class TokenClock {
   private arm(): void {
     const top = this.heap[0];
     if (!top) return;
-    if (this.timer && this.timerAt <= top.at) return;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined && this.timerAt <= top.at) return;
+    if (this.timer !== undefined) this.source.clearTimer(this.timer);
     this.timerAt = top.at;
     // setTimeout rounds down to whole ms and may fire a little early relative to performance.now();
     // fire() re-arms for anything not yet due, so rounding up here only saves a spurious wake-up.
-    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(top.at - this.now())));
+    this.timer = this.source.setTimer(() => this.fire(), Math.max(0, Math.ceil(top.at - this.now())));
   }
 
   private fire(): void {

@@ -15,7 +15,8 @@
  * checked on their own at the end ("where Prometheus 2.42 and 3.x differ"), each against the
  * exact rule that explains it, and printed in the last test's diagnostics. Cases whose floats
  * legitimately differ in the last bits carry `tolerance` (relative 1e-12) with the reason; every
- * other value must be string-equal.
+ * other value must be string-equal. The last test also fails if a case compared nothing (both
+ * answers empty) without being marked `empty` with the reason.
  *
  * Without prometheus/promtool the suite is skipped locally and fails in CI (CI=true).
  */
@@ -59,6 +60,8 @@ interface Case {
   tolerance?: string;
   /** Only as an instant query. */
   instantOnly?: boolean;
+  /** Why every answer is empty in both (the report checks that it is, and that no other case is). */
+  empty?: string;
 }
 
 const PAGE_QUERIES = [
@@ -180,7 +183,11 @@ const CASES: Case[] = [
   {
     q: `sum by (model_name) (rate(${REQ}{P,service_tier="pt"}[5m])) or sum by (model_name) (rate(${REQ}{P}[5m]))`,
   },
-  { q: `${REQ}{P} unless on (model_name) ${REQ}{P,service_tier="pt"}` },
+  {
+    q: `${REQ}{P} unless on (model_name) ${REQ}{P,service_tier="pt"}`,
+    empty: "every model of the project has a pt series",
+  },
+  { q: `${REQ}{P} unless on (model_name, service_tier) ${REQ}{P,service_tier="pt"}` },
   { q: `rate(${REQ}{P}[5m]) * on () group_left scalar(sum(rate(${REQ}{P}[5m])))`, tolerance: SUM_KAHAN },
   // Scalars, vector(), time.
   { q: `scalar(sum(rate(${REQ}{P}[5m])))`, tolerance: SUM_KAHAN },
@@ -189,7 +196,11 @@ const CASES: Case[] = [
   { q: "time()" },
   { q: `time() - timestamp(${REQ}{P})` },
   { q: `timestamp(${REQ}{P,model_name="$M2"})` },
-  { q: `hour(timestamp(${REQ}{P})) + minute() / 60` },
+  {
+    q: `hour(timestamp(${REQ}{P})) + minute() / 60`,
+    empty: "one-to-one matching: hour() keeps the series' labels, minute() has none",
+  },
+  { q: `hour(timestamp(${REQ}{P})) + on () group_left minute() / 60` },
   { q: `day_of_week() + days_in_month(vector(time()))` },
   { q: '"a string"', instantOnly: true },
   { q: "-0 * 1" },
@@ -370,6 +381,7 @@ function compareBodies(want: ApiBody, got: ApiBody, ordered: boolean): Outcome {
       comparePoint("scalar", wd.result as Point, gd.result as Point, out);
       break;
     case "string":
+      out.points++;
       if (JSON.stringify(wd.result) !== JSON.stringify(gd.result)) {
         out.mismatches.push(`string ${JSON.stringify(gd.result)}, want ${JSON.stringify(wd.result)}`);
       }
@@ -717,6 +729,8 @@ if (missing && inCi) {
     const tolerated: string[] = [];
     const differences: string[] = [];
     const stats = { comparisons: 0, values: 0 };
+    /** Per case checked (query and project): values compared, and reference answers that were errors. */
+    const perCase = new Map<string, { c: Case; values: number; errors: number }>();
 
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), "mim-promeq-"));
@@ -827,6 +841,8 @@ if (missing && inCi) {
       );
       const problems: string[] = [];
       const close = { evaluations: 0, values: 0, maxRel: 0 };
+      const tally = { c, values: 0, errors: 0 };
+      perCase.set(`${scoped} (project ${c.project ?? 0})`, tally);
       await pool(evals, 4, async (e) => {
         const [want, got, gotUnscoped] = await Promise.all([
           ask(prom!.url, e, scoped),
@@ -841,6 +857,8 @@ if (missing && inCi) {
           const o = compareBodies(want, body, c.ordered === true);
           stats.comparisons++;
           stats.values += o.points;
+          tally.values += o.points;
+          if (want.status === "error") tally.errors++;
           const exact = o.mismatches.filter((m) => !m.startsWith("~"));
           const near = o.mismatches.filter((m) => m.startsWith("~"));
           if (near.length > 0 && c.tolerance) {
@@ -1016,12 +1034,26 @@ if (missing && inCi) {
       });
     });
 
-    it("report", (t) => {
+    it("report: every case compared something, except those empty on purpose", (t) => {
       t.diagnostic(
         `${CASES.length} queries plus the page's five for each of ${Object.values(fleet.models).flat().length} project models, at ${evaluations.filter((e) => e.kind === "query").length} instants and over ${evaluations.filter((e) => e.kind === "query_range").length} ranges: ${stats.comparisons} answers compared (with and without the project matcher), ${stats.values} values`,
       );
       for (const line of tolerated) t.diagnostic(`within ${REL_TOLERANCE}: ${line}`);
       for (const line of differences) t.diagnostic(`2.42 vs 3.x: ${line}`);
+      // Equal answers prove something only if there was something to compare: every case ran, and
+      // each compared values (or errors) unless it is marked as empty on purpose, and those were.
+      const projectModels = Object.values(fleet.models).flat().length;
+      assert.equal(perCase.size, CASES.length + PAGE_QUERIES.length * projectModels, "cases checked");
+      const vacuous = [...perCase]
+        .filter(([, x]) => x.c.empty === undefined && x.values === 0 && x.errors === 0)
+        .map(([k]) => k);
+      assert.deepEqual(vacuous, [], "cases whose answers were empty in both: nothing was compared");
+      const notEmpty = [...perCase]
+        .filter(([, x]) => x.c.empty !== undefined && x.values > 0)
+        .map(([k]) => k);
+      assert.deepEqual(notEmpty, [], "cases marked empty that compared values");
+      // One line per documented difference: two aggregations, two subqueries, three rates.
+      assert.equal(differences.length, 7, differences.join("\n"));
     });
   });
 }

@@ -2,7 +2,8 @@
  * The token repository: one behaviour suite run against the embedded SQLite store (through its
  * async adapter) and the PostgreSQL store, then what only PostgreSQL does: replicas on separate
  * pools seeing each other's writes at once, schema creation, outages failing closed, moving tokens
- * over from SQLite, and verify latency. PostgreSQL is a real server started here on loopback.
+ * over from SQLite, and what a verify costs (one prepared, indexed query; its latency is measured by
+ * bench/token-verify.ts). PostgreSQL is a real server started here on loopback.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -407,12 +408,16 @@ describe("PostgreSQL token store", { skip }, () => {
       const t = await s.create("p", "t", null);
       assert.ok((await p.verify(t.token)).ok);
 
-      // A partition: nothing answers. Each call fails within the configured timeouts.
+      // A partition: nothing answers. Each call fails, bounded by the configured waits (300 ms to
+      // connect, 300 ms + 500 ms for an answer), which the pool really carries; the time bound below
+      // only tells a failure from a hang, ten times above those waits.
+      assert.equal(pp.options.connectionTimeoutMillis, 300);
+      assert.equal(pp.options.query_timeout, 800);
       proxy.cut();
       for (const call of [() => p.verify(t.token), () => p.create("p", "x", null), () => p.list("p")]) {
         const started = performance.now();
         await assert.rejects(call(), TokenStoreUnavailableError);
-        assert.ok(performance.now() - started < 2_000, "fails within the timeouts, does not hang");
+        assert.ok(performance.now() - started < 8_000, "fails, does not hang");
       }
       // A token that cannot be one of ours is refused without asking the database.
       assert.deepEqual(await p.verify("mim_ing_whatever"), { ok: false, reason: "unknown" });
@@ -520,59 +525,49 @@ describe("PostgreSQL token store", { skip }, () => {
     meta.close();
   });
 
-  it("verify latency on loopback (one indexed, prepared read per request)", async (t) => {
+  it("a verify is one prepared, indexed read, whatever the table's size; another kind's token none", async () => {
     const { pool } = await isolatedPool();
-    const s = pgStore(pool, MONITORING_TOKENS);
-    const meta = new Database(":memory:");
-    const sq = new TokenStore(new SqliteTokenTable(meta, MONITORING_TOKENS));
+    // No last-used flush while counting: that write is the timer's, not the request's.
+    const s = pgStore(pool, MONITORING_TOKENS, { flushIntervalMs: 3_600_000 });
     try {
       // A table of realistic size: 10,000 tokens.
       await pool.query(`INSERT INTO monitoring_tokens (id, project_id, name, prefix, hash, created_at)
         SELECT 'tok_' || lpad(g::text, 20, '0'), 'p' || (g % 500), 'n', 'mim_mon_xxxxxx',
                sha256(g::text::bytea), now() FROM generate_series(1, 10000) g`);
-      const token = (await s.create("p", "t", null)).token;
-      const sqToken = (await sq.create("p", "t", null)).token;
-      const measure = async (repo: TokenStore, tok: string, n: number) => {
-        for (let i = 0; i < 200; i++) await repo.verify(tok); // warm up: connections, prepared statements
-        const times: number[] = [];
-        for (let i = 0; i < n; i++) {
-          const started = performance.now();
-          const v = await repo.verify(tok);
-          times.push(performance.now() - started);
-          assert.ok(v.ok);
-        }
-        times.sort((x, y) => x - y);
-        const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
-        return { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: times[times.length - 1] };
+      const live = await s.create("p", "t", null);
+      const revoked = await s.create("p", "r", null);
+      await s.revoke("p", revoked.id);
+      // Count what the store sends: every query through this pool, by statement name (a name
+      // makes pg prepare it once per connection) or by text.
+      const sent: string[] = [];
+      const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+      (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const q = args[0] as string | { name?: string; text: string };
+        sent.push(typeof q === "string" ? `text: ${q}` : (q.name ?? `text: ${q.text}`));
+        return query(...args);
       };
-      const pgLat = await measure(s, token, 3_000);
-      const sqLat = await measure(sq, sqToken, 3_000);
-      // Throughput with 16 requests in flight (the pool has 10 connections).
-      const n = 10_000;
-      let next = 0;
-      const started = performance.now();
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          while (next++ < n) assert.ok((await s.verify(token)).ok);
-        }),
-      );
-      const perSecond = n / ((performance.now() - started) / 1000);
-      const fmt = (l: typeof pgLat) =>
-        `p50 ${l.p50.toFixed(3)} ms, p95 ${l.p95.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, max ${l.max.toFixed(2)} ms`;
-      const lines = [
-        `verify latency, PostgreSQL on loopback (10k tokens): ${fmt(pgLat)}`,
-        `verify latency, SQLite adapter: ${fmt(sqLat)}`,
-        `verify throughput, PostgreSQL, 16 in flight on a 10-connection pool: ${Math.round(perSecond)}/s`,
-      ];
-      for (const l of lines) {
-        t.diagnostic(l);
+      const unknown = `${live.token.slice(0, -4)}${live.token.endsWith("aaaa") ? "bbbb" : "aaaa"}`;
+      for (let i = 0; i < 20; i++) {
+        assert.ok((await s.verify(live.token)).ok);
+        assert.deepEqual(await s.verify(revoked.token), { ok: false, reason: "revoked" });
+        assert.deepEqual(await s.verify(unknown), { ok: false, reason: "unknown" });
       }
-      assert.ok(pgLat.p50 < 20, "a verify costs well under a query's time");
+      assert.deepEqual(sent, Array(60).fill("mim_monitoring_tokens_verify"), "one named query per verify");
+      sent.length = 0;
+      assert.deepEqual(await s.verify("mim_ing_whatever"), { ok: false, reason: "unknown" });
+      assert.deepEqual(sent, [], "a token that cannot be one of ours (another kind) costs no query");
+      // And that query is an index look-up on the hash, not a scan of the 10,000 rows.
+      const plan = await pool.query({
+        text: "EXPLAIN SELECT * FROM monitoring_tokens WHERE hash = $1",
+        values: [Buffer.alloc(32)],
+      });
+      assert.match(
+        plan.rows.map((r) => r["QUERY PLAN"]).join("\n"),
+        /Index Scan using monitoring_tokens_hash_key/,
+      );
     } finally {
       await s.close();
-      await sq.close();
       await pool.end();
-      meta.close();
     }
   });
 });

@@ -40,6 +40,7 @@ import {
 } from "../support/engines.js";
 import { testServiceConfig } from "../support/service-config.js";
 import { exactRateRange, generateSteadyFleet } from "../support/steady-fleet.js";
+import { until } from "../support/until.js";
 
 const ADMIN_KEY = "mim_adm_remote-mode-test-key-0123456789";
 const MIN = 60_000;
@@ -342,12 +343,17 @@ for (const kind of ["prometheus", "victoria-metrics"] as const) {
       });
       assert.equal(before.body.data?.result?.[0]?.value?.[1], "180");
 
+      // Retries before the outage (earlier tests' traffic) must not count as meeting it.
+      const metricValue = async (name: string) => {
+        const text = await (await fetch(`${remote.service.url}/metrics`)).text();
+        return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      };
+      const retriesBefore = remote.service.remote?.status().retries ?? 0;
+      const retriesMetricBefore = await metricValue("mim_remote_storage_retries_total");
+
       await engine.stop();
       // Samples keep arriving while the engine is away: each batch is acknowledged (queued).
-      for (let batch = 1; batch <= 3; batch++) {
-        await remote.write(probe(60, t0 + batch * MIN));
-        await new Promise((r) => setTimeout(r, 300));
-      }
+      for (let batch = 1; batch <= 3; batch++) await remote.write(probe(60, t0 + batch * MIN));
       const status = remote.service.remote?.status();
       assert.ok(status && status.queuedSamples >= 540, `queued: ${status?.queuedSamples}`);
       const during = await remote.get(project, "/api/v1/query", { query: count });
@@ -355,15 +361,16 @@ for (const kind of ["prometheus", "victoria-metrics"] as const) {
       assert.equal(during.body.status, "error");
       assert.equal(during.body.errorType, "unavailable");
       assert.ok(during.headers.get("retry-after"));
-      // The sender meets the outage (a batch goes out within its 1 s deadline) before the engine
-      // comes back; restarting sooner would let the first attempt succeed and prove nothing.
-      const outageSeen = Date.now() + 20_000;
-      while ((remote.service.remote?.status().retries ?? 0) === 0 && Date.now() < outageSeen) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(
-        (remote.service.remote?.status().retries ?? 0) > 0,
-        "the sender never retried during the outage",
+      // Samples written after the stop must go out within the batch deadline (1 s) and fail, so
+      // the sender meets the outage for certain; the engine comes back only once it has (a retry,
+      // and the engine marked unreachable), else the first attempt could succeed and prove nothing.
+      await until(
+        () => {
+          const st = remote.service.remote?.status();
+          return st !== undefined && st.retries > retriesBefore && st.unreachableSince !== null;
+        },
+        "the sender retried during the outage",
+        30_000,
       );
 
       await engine.start();
@@ -378,11 +385,13 @@ for (const kind of ["prometheus", "victoria-metrics"] as const) {
       assert.equal(s?.queuedSamples, 0);
       assert.equal(s?.failedSamples, 0, `dropped: ${JSON.stringify(s?.lastError)}`);
       // The operator sees the outage in the service's own metrics.
-      const metrics = await (await fetch(`${remote.service.url}/metrics`)).text();
-      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
-      assert.ok(value("mim_remote_storage_retries_total") > 0, metrics);
-      assert.equal(value("mim_remote_storage_queued_samples"), 0);
-      assert.ok(value("mim_remote_storage_sent_samples_total") >= 720);
+      const retriesMetric = await metricValue("mim_remote_storage_retries_total");
+      assert.ok(
+        retriesMetric > retriesMetricBefore,
+        `retries_total ${retriesMetricBefore} → ${retriesMetric}`,
+      );
+      assert.equal(await metricValue("mim_remote_storage_queued_samples"), 0);
+      assert.ok((await metricValue("mim_remote_storage_sent_samples_total")) >= 720);
       // And the fleet's data from before the outage is intact.
       const fleetCount = await remote.get(project, "/api/v1/series", {
         "match[]": "crusoe_inference_request_count",

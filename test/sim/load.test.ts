@@ -5,6 +5,7 @@ import { runLoad, startLoad } from "../../src/sim/load.js";
 import { drawRequest } from "../../src/sim/load-request.js";
 import { type ModelProfile, startModelServer } from "../../src/sim/model-server.js";
 import { mulberry32 } from "../../src/sim/random.js";
+import { until } from "../support/until.js";
 
 const QUICK: ModelProfile = {
   ttft: { median: 0.005, sigma: 0.3 },
@@ -120,8 +121,8 @@ test("stop() ends the arrivals and waits for the requests in flight", async () =
       ],
       ...SMALL,
     });
-    await new Promise((r) => setTimeout(r, 400));
-    assert.ok(load.stats().inFlight > 0, "requests in flight when stopping");
+    // Stop while requests are open (each takes ≥ 150 ms), whenever that happens on this machine.
+    await until(() => load.stats().inFlight > 0 && load.stats().total.sent >= 5, "requests in flight");
     await load.stop();
     const after = load.stats();
     assert.equal(after.inFlight, 0);
@@ -218,15 +219,17 @@ test("stop(graceMs) aborts what is still open after the grace period", async () 
       maxTokens: { kind: "constant", value: 100 },
       maxTokensFraction: 1,
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // All five in the server's hands (their streams last 50 s), so each is open when stop() aborts.
+    await until(() => server.stats().total.requests === 5, "the five requests taken in");
     const t0 = performance.now();
     await load.stop(100);
+    // A 100 ms grace against 50 s streams: ten times the grace still tells the two apart.
     assert.ok(performance.now() - t0 < 1000, "did not wait for the 50 s streams");
     const s = load.stats();
     assert.equal(s.inFlight, 0);
-    assert.deepEqual(s.total.errorsByKind, { aborted: s.total.sent });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(server.stats().total.clientClosed, s.total.sent);
+    assert.equal(s.total.sent, 5);
+    assert.deepEqual(s.total.errorsByKind, { aborted: 5 });
+    await until(() => server.stats().total.clientClosed === 5, "the server saw the five aborted");
   } finally {
     await server.close();
   }

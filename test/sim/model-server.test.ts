@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type RunningModelServer, startModelServer } from "../../src/sim/model-server.js";
 import { parseSse } from "../../src/sim/sse-parser.js";
+import { TokenClock } from "../../src/sim/token-clock.js";
+import { FakeTime } from "../support/fake-time.js";
+import { until } from "../support/until.js";
 import { postJson, postStream } from "./helpers.js";
 
 const FAST = { ttft: { median: 0.005, sigma: 0.1 }, tpot: { median: 0.001, sigma: 0.1 } };
@@ -223,10 +226,10 @@ describe("mock model server: faults", () => {
       const reader = stalled.body!.getReader();
       let got = "";
       while (parseSse(got).length < 2) got += Buffer.from((await reader.read()).value!).toString();
-      await new Promise((r) => setTimeout(r, 50));
       ac.abort();
       await reader.read().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 20));
+      // The server learns of the abort when the connection closes, not when the client returns.
+      await until(() => server.stats().byModel[MODEL].stalled === 1, "the stalled stream recorded");
 
       // Cut before the first token: headers, then the connection drops.
       const early = await fetch(`${server.baseUrl}/completions`, {
@@ -253,12 +256,14 @@ describe("mock model server: faults", () => {
   });
 
   test("roleChunk immediate: the role chunk arrives before TTFT", async () => {
+    // Fake time stands still: whatever arrives was written before any TTFT elapsed.
+    const time = new FakeTime();
     const server = await startModelServer({
       models: { [MODEL]: { ttft: { median: 0.6, sigma: 0 }, tpot: { median: 0.001, sigma: 0 } } },
       roleChunk: "immediate",
+      clock: new TokenClock(1, time),
     });
     try {
-      const t0 = performance.now();
       const res = await fetch(`${server.baseUrl}/chat/completions`, {
         method: "POST",
         body: JSON.stringify({
@@ -269,12 +274,19 @@ describe("mock model server: faults", () => {
         }),
       });
       const reader = res.body!.getReader();
-      const first = Buffer.from((await reader.read()).value!).toString();
-      assert.ok(performance.now() - t0 < 450, "role chunk before the 600 ms TTFT");
-      const delta = (JSON.parse(parseSse(first)[0]) as { choices: Array<{ delta: object }> }).choices[0]
-        .delta;
+      const first = parseSse(Buffer.from((await reader.read()).value!).toString());
+      assert.equal(first.length, 1, "the role chunk alone, with no time gone by");
+      const delta = (JSON.parse(first[0]) as { choices: Array<{ delta: object }> }).choices[0].delta;
       assert.deepEqual(delta, { role: "assistant", content: "", refusal: null });
-      while (!(await reader.read()).done);
+      assert.equal(server.requestLog().length, 0, "the request is still open");
+      time.runAll();
+      let rest = "";
+      for (let r = await reader.read(); !r.done; r = await reader.read())
+        rest += Buffer.from(r.value).toString();
+      const tokens = parseSse(rest).filter((d) => d.includes('"content":" '));
+      assert.equal(tokens.length, 2);
+      const [served] = server.requestLog();
+      assert.equal(served.measuredTtft, 0.6, "the first token at exactly the TTFT");
     } finally {
       await server.close();
     }
