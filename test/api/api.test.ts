@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import pino from "pino";
-import { ADMIN_KEY, startTestService, type TestService } from "./harness.js";
+import { ADMIN_KEY, startRouteService, type TestService } from "./harness.js";
 
 const T0 = 1_700_000_000_000;
 const MIN = 60_000;
@@ -42,7 +42,7 @@ function seed(s: TestService): void {
 }
 
 async function get(s: TestService, project: string, path: string, token: string, init: RequestInit = {}) {
-  const res = await fetch(s.base(project) + path, {
+  const res = await s.fetch(s.base(project) + path, {
     ...init,
     headers: { Authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
   });
@@ -69,7 +69,7 @@ describe("query API", () => {
   let s: TestService;
   let tok: string;
   before(async () => {
-    s = await startTestService({ limits: { maxSeries: 50 } });
+    s = await startRouteService({ limits: { maxSeries: 50 } });
     seed(s);
     tok = s.token("alpha");
   });
@@ -246,7 +246,7 @@ describe("query API", () => {
     );
     assert.equal((r.body.data as { result: unknown[] }).result.length, 2);
     assert.deepEqual(r.body.warnings, ["results truncated due to limit"]);
-    const small = await startTestService({ limits: { maxSeries: 3 } });
+    const small = await startRouteService({ limits: { maxSeries: 3 } });
     try {
       seed(small);
       const big = await get(
@@ -271,7 +271,7 @@ describe("query API", () => {
   });
 
   it("stops queries at the sample limit and the timeout, in Prometheus's shapes", async () => {
-    const small = await startTestService({ limits: { maxSamples: 100 } });
+    const small = await startRouteService({ limits: { maxSamples: 100 } });
     try {
       seed(small);
       const q = `count_over_time(crusoe_inference_request_count[1h])`;
@@ -380,7 +380,7 @@ describe("query API", () => {
   });
 
   it("gzips large answers when asked", async () => {
-    const res = await fetch(
+    const res = await s.fetch(
       `${s.base("alpha")}/api/v1/query_range?query=crusoe_inference_request_count&start=${t(T0)}&end=${t(T0 + 60 * MIN)}&step=15`,
       {
         headers: { Authorization: `Bearer ${tok}`, "Accept-Encoding": "gzip" },
@@ -416,7 +416,7 @@ describe("query API", () => {
       `${s.base("alpha")}/-/healthy`,
       `${s.base("x")}/-/ready`,
     ]) {
-      const r = await fetch(url);
+      const r = await s.fetch(url);
       assert.equal(r.status, 200, url);
     }
   });
@@ -426,18 +426,18 @@ describe("authentication", () => {
   let s: TestService;
   let now = Date.now();
   before(async () => {
-    s = await startTestService({ now: () => now, limits: { rateLimitPerSecond: 1, rateLimitBurst: 3 } });
+    s = await startRouteService({ now: () => now, limits: { rateLimitPerSecond: 1, rateLimitBurst: 3 } });
   });
   after(() => s.close());
   const q = "/api/v1/query?query=1&time=1";
 
   it("refuses missing, malformed and unknown tokens with 401 in the envelope", async () => {
-    const missing = await fetch(s.base("p") + q);
+    const missing = await s.fetch(s.base("p") + q);
     assert.equal(missing.status, 401);
     assert.match(missing.headers.get("www-authenticate") ?? "", /^Bearer /);
     assert.equal(((await missing.json()) as { errorType: string }).errorType, "unauthorized");
     for (const header of ["Basic abc", "Bearer", "Bearer mim_mon_nope", "Bearer " + ADMIN_KEY, "token x"]) {
-      const r = await fetch(s.base("p") + q, { headers: { Authorization: header } });
+      const r = await s.fetch(s.base("p") + q, { headers: { Authorization: header } });
       assert.equal(r.status, 401, header);
       const body = (await r.json()) as { status: string; errorType: string };
       assert.deepEqual([body.status, body.errorType], ["error", "unauthorized"]);
@@ -460,14 +460,14 @@ describe("authentication", () => {
     const expired = await get(s, "e", q, tok);
     assert.equal(expired.status, 401);
     assert.match(String(expired.body.error), /expired at/);
-    const created = await fetch(`${s.url}/v1alpha5/projects/e/monitoring/tokens`, {
+    const created = await s.fetch(`${s.url}/v1alpha5/projects/e/monitoring/tokens`, {
       method: "POST",
       headers: { Authorization: `Bearer ${ADMIN_KEY}`, "Content-Type": "application/json" },
       body: JSON.stringify({ name: "r" }),
     });
     const { id, token } = (await created.json()) as { id: string; token: string };
     assert.equal((await get(s, "e", q, token)).status, 200);
-    const del = await fetch(`${s.url}/v1alpha5/projects/e/monitoring/tokens/${id}`, {
+    const del = await s.fetch(`${s.url}/v1alpha5/projects/e/monitoring/tokens/${id}`, {
       method: "DELETE",
       headers: { Authorization: `Bearer ${ADMIN_KEY}` },
     });
@@ -495,11 +495,11 @@ describe("authentication", () => {
 describe("token admin API", () => {
   let s: TestService;
   before(async () => {
-    s = await startTestService();
+    s = await startRouteService();
   });
   after(() => s.close());
   const admin = (path: string, init: RequestInit = {}, key = ADMIN_KEY) =>
-    fetch(`${s.url}/v1alpha5/projects${path}`, {
+    s.fetch(`${s.url}/v1alpha5/projects${path}`, {
       ...init,
       headers: {
         Authorization: `Bearer ${key}`,
@@ -575,7 +575,7 @@ describe("token admin API", () => {
     const tok = s.token("p1");
     assert.equal((await admin("/p1/monitoring/tokens", {}, tok)).status, 200, "its own project");
     assert.equal((await admin("/p2/monitoring/tokens", {}, tok)).status, 403, "another project");
-    const ingest = await fetch(`${s.url}/v1alpha5/ingest-tokens`, {
+    const ingest = await s.fetch(`${s.url}/v1alpha5/ingest-tokens`, {
       headers: { Authorization: `Bearer ${tok}` },
     });
     assert.equal(ingest.status, 401, "ingest tokens stay behind the admin key");
@@ -614,20 +614,20 @@ describe("operability", () => {
         cb();
       },
     });
-    const s = await startTestService({ logger: pino({ level: "info" }, sink) });
+    const s = await startRouteService({ logger: pino({ level: "info" }, sink) });
     try {
       const tok = s.token("p");
       await get(s, "p", "/api/v1/query?query=1", tok);
       await get(s, "p", `/api/v1/query?query=1&token=${tok}`, tok);
       await get(s, "p", "/api/v1/query?query=sum(", tok);
-      const created = await fetch(`${s.url}/v1alpha5/projects/p/monitoring/tokens`, {
+      const created = await s.fetch(`${s.url}/v1alpha5/projects/p/monitoring/tokens`, {
         method: "POST",
         headers: { Authorization: `Bearer ${ADMIN_KEY}`, "Content-Type": "application/json" },
         body: JSON.stringify({ name: "n" }),
       });
       const { token } = (await created.json()) as { token: string };
       await get(s, "p", "/api/v1/query?query=1", `${tok}x`);
-      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      const metrics = await (await s.fetch(`${s.url}/metrics`)).text();
       assert.match(
         metrics,
         /mim_http_requests_total\{route="\/v1alpha5\/projects\/:projectId\/metrics\/timeseries\/api\/v1\/query",method="GET",code="200"\} 2/,
@@ -651,7 +651,8 @@ describe("operability", () => {
   });
 
   it("runs the product page's curl example verbatim", async () => {
-    const s = await startTestService();
+    // Listening: the point is curl, another process, reaching the service over HTTP.
+    const s = await startRouteService({ listen: true });
     try {
       s.load([
         {

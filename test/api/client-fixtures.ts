@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { mulberry32 } from "../../src/sim/random.js";
-import { type SampleSeries, startTestService, type TestService } from "./harness.js";
+import { type SampleSeries, startRouteService, type TestService } from "./harness.js";
 
 export const REQUESTS = "crusoe_inference_request_count";
 export const INPUT_TOKENS = "crusoe_inference_input_token_count";
@@ -116,11 +116,15 @@ export interface ClientService {
 /**
  * Registers before() and after() hooks in the current suite (or file) that start a test service
  * holding `data`, create a token for PROJECT and one for OTHER, and close the service at the end.
+ * In-process unless `listen` (a client that opens its own connections needs the socket).
  */
-export function useClientService(data: readonly SampleSeries[]): ClientService {
+export function useClientService(
+  data: readonly SampleSeries[],
+  opts: { listen?: boolean } = {},
+): ClientService {
   const state = {} as { service: TestService; token: string; otherToken: string };
   before(async () => {
-    state.service = await startTestService();
+    state.service = await startRouteService({ listen: opts.listen });
     state.service.load(data);
     state.token = state.service.token(PROJECT);
     state.otherToken = state.service.token(OTHER);

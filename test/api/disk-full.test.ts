@@ -23,6 +23,7 @@ import { encodeRemoteWriteBody } from "../../src/ingest/remote-write/index.js";
 import { DiskFullError, labelsFromObject } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
 import { testServiceConfig } from "../support/service-config.js";
+import { injectFetch } from "./in-process.js";
 
 const ADMIN_KEY = "mim_adm_disk-full-admin-key-0123456789";
 const PROJECT = "alpha";
@@ -100,7 +101,8 @@ async function call(
     headers["content-encoding"] = "snappy";
     headers["x-prometheus-remote-write-version"] = "0.1.0";
   }
-  const res = await fetch(`${s.url}${path}`, {
+  // In-process: the disk is the subject, not the socket (startService listens all the same).
+  const res = await injectFetch(s.app, s.url)(`${s.url}${path}`, {
     method: o.method ?? (o.body !== undefined || o.raw ? "POST" : "GET"),
     headers,
     body: o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body)),

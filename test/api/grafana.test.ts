@@ -108,7 +108,11 @@ async function grafana(
   const auth = opts.auth === undefined ? `Bearer ${svc.token}` : opts.auth;
   if (auth !== null) headers.Authorization = auth;
   if (method === "POST") headers["Content-Type"] = "application/x-www-form-urlencoded";
-  const res = await fetch(url, { method, headers, body: method === "POST" ? (opts.form ?? "") : undefined });
+  const res = await svc.service.fetch(url, {
+    method,
+    headers,
+    body: method === "POST" ? (opts.form ?? "") : undefined,
+  });
   const text = await res.text();
   let json: unknown;
   try {

@@ -3,19 +3,15 @@
  * database in a temp directory, requests through Fastify's `inject` (which sets the client
  * address, so per-address limits can be exercised), a settable clock, and optionally another
  * token repository in place of the SQLite one (to make the store fail as a full disk does).
+ * The service itself is harness.ts's `startRouteService`; this adds the clock and `request`.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import type { ApiLimits } from "../../src/api/context.js";
+import { type ApiLimits, DEFAULT_LIMITS } from "../../src/api/context.js";
 import type { RulesView } from "../../src/api/metadata-routes.js";
-import { API_PREFIX, buildApiServer, TIMESERIES_PREFIX } from "../../src/api/server.js";
-import { openMetaDb } from "../../src/auth/meta-db.js";
+import { API_PREFIX, TIMESERIES_PREFIX } from "../../src/api/server.js";
 import type { TokenStore } from "../../src/auth/token-store.js";
 import type { TokenTable } from "../../src/auth/token-table.js";
-import { Tsdb } from "../../src/tsdb/tsdb.js";
-import { embeddedTestSamples, sqliteTokenStores } from "../support/test-storage.js";
+import { startRouteService } from "./harness.js";
 
 export const INJECT_ADMIN_KEY = "mim_adm_inject-admin-key-0123456789";
 export const T0 = 1_700_000_000_000;
@@ -64,37 +60,34 @@ export async function startInjectService(
     writable?: boolean;
   } = {},
 ): Promise<InjectService> {
-  const dir = mkdtempSync(join(tmpdir(), "mim-inject-"));
   const clock = { t: T0 };
-  const now = () => clock.t;
-  const db = Tsdb.open({ dir, log: () => {} });
-  const meta = openMetaDb(o.metaDir ?? dir);
-  const stores = sqliteTokenStores(meta, now, o.monitoringTable);
-  const { tokens, ingestTokens } = stores;
-  const samples = embeddedTestSamples(db, o.limits);
-  const app = await buildApiServer({
-    storage: {
-      ...samples,
-      tokens,
-      ingestTokens,
+  const svc = await startRouteService({
+    // These suites exercise the limits as the service ships them, rate limits included.
+    limits: {
+      rateLimitPerSecond: DEFAULT_LIMITS.rateLimitPerSecond,
+      projectRateLimitPerSecond: DEFAULT_LIMITS.projectRateLimitPerSecond,
+      authFailuresPerMinute: DEFAULT_LIMITS.authFailuresPerMinute,
+      tokenCreatesPerMinute: DEFAULT_LIMITS.tokenCreatesPerMinute,
+      ...o.limits,
     },
     remoteWrite: o.writable === true,
     adminKey: INJECT_ADMIN_KEY,
-    limits: o.limits,
-    logger: false,
     rules: o.rules,
-    now,
+    monitoringTable: o.monitoringTable,
+    metaDir: o.metaDir,
+    now: () => clock.t,
   });
+  const { app } = svc;
   const base = (p: string) => TIMESERIES_PREFIX.replace(":projectId", encodeURIComponent(p));
   return {
     app,
-    tokens,
+    tokens: svc.tokens,
     clock,
     tick: (ms) => {
       clock.t += ms;
     },
-    token: stores.mint,
-    ingestToken: stores.mintIngest,
+    token: svc.token,
+    ingestToken: svc.ingestToken,
     async request(r) {
       const authorization = r.authorization ?? (r.token === undefined ? undefined : `Bearer ${r.token}`);
       const res = await app.inject({
@@ -115,13 +108,6 @@ export async function startInjectService(
     },
     base,
     tokensPath: (p) => `${API_PREFIX.replace(":projectId", encodeURIComponent(p))}/monitoring/tokens`,
-    async close() {
-      await app.close();
-      await samples.close();
-      await stores.close();
-      meta.close();
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: svc.close,
   };
 }

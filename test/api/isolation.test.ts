@@ -22,10 +22,10 @@
  * fail in CI when an engine is missing and are skipped elsewhere.
  */
 import assert from "node:assert/strict";
-import http from "node:http";
+import type http from "node:http";
 import { after, before, describe, it } from "node:test";
 import { type EngineHandle, type EngineKind, engineSkip, startEngineOfKind } from "../support/engines.js";
-import { ADMIN_KEY, type SampleSeries, startTestService, type TestService } from "./harness.js";
+import { ADMIN_KEY, type SampleSeries, startRouteService, type TestService } from "./harness.js";
 import {
   A,
   B,
@@ -113,7 +113,8 @@ const NEEDLES = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// HTTP: raw requests (fetch would normalise "..", "%2e" and the like before they reach the server)
+// HTTP: raw requests (fetch would normalise "..", "%2e" and the like before they reach the
+// server), in-process through the harness: the routes are the subject, not the socket
 
 interface Res {
   status: number;
@@ -129,29 +130,9 @@ interface Req {
   body?: string;
 }
 
-const agent = new http.Agent({ keepAlive: true });
-
-function send(s: TestService, r: Req): Promise<Res> {
-  const u = new URL(s.url);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: u.hostname, port: u.port, method: r.method ?? "GET", path: r.path, headers: r.headers, agent },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(r.body);
-  });
+async function send(s: TestService, r: Req): Promise<Res> {
+  const res = await s.raw({ method: r.method ?? "GET", path: r.path, headers: r.headers, body: r.body });
+  return { status: res.status, headers: res.headers, body: res.body.toString() };
 }
 
 const prefix = (projectId: string) => `/v1alpha5/projects/${projectId}/metrics/timeseries`;
@@ -331,7 +312,7 @@ for (const mode of MODES) {
 
     before(async () => {
       if (mode.engine) engine = await startEngineOfKind(mode.engine);
-      s = await startTestService({ remote: engine });
+      s = await startRouteService({ remote: engine });
       s.load(DATA);
       await s.settle();
       tokA = s.token(A);
@@ -943,5 +924,3 @@ for (const mode of MODES) {
     });
   });
 }
-
-after(() => agent.destroy());

@@ -60,7 +60,8 @@ interface DRange {
   values: DSample[];
 }
 
-const svc = useClientService([...DATA, ...OTHER_DATA]);
+// Listening: the subject is the npm client (axios) with its own HTTP stack talking to us.
+const svc = useClientService([...DATA, ...OTHER_DATA], { listen: true });
 
 for (const preferPost of [false, true]) {
   describe(`prometheus-query, preferPost: ${preferPost}`, () => {

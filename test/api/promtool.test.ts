@@ -33,7 +33,7 @@ import {
   REQUESTS,
   START_MS,
 } from "./client-fixtures.js";
-import { startTestService, type TestService } from "./harness.js";
+import { startRouteService, type TestService } from "./harness.js";
 
 const PROMTOOL = process.env.PROMTOOL ?? "/usr/bin/promtool";
 const INSTALLED = existsSync(PROMTOOL);
@@ -201,7 +201,8 @@ describe("promtool against the query API", { skip: INSTALLED ? false : MISSING }
   }
 
   before(async () => {
-    s = await startTestService();
+    // Listening: promtool is another process talking HTTP to us (through a proxy, on old releases).
+    s = await startRouteService({ listen: true });
     s.load([...DATA, ...OTHER_DATA]);
     token = s.token(PROJECT);
     otherToken = s.token(OTHER);

@@ -11,7 +11,7 @@ import {
 } from "../../src/ingest/remote-write/index.js";
 import { mulberry32 } from "../../src/sim/random.js";
 import { labelsFromObject } from "../../src/storage/index.js";
-import { ADMIN_KEY, startTestService, type TestService } from "./harness.js";
+import { ADMIN_KEY, startRouteService, type TestService } from "./harness.js";
 
 const T0 = 1_700_000_000_000;
 
@@ -31,7 +31,7 @@ const product = (project: string, extra: Record<string, string> = {}) => ({
 });
 
 async function write(s: TestService, token: string, body: Uint8Array, headers: Record<string, string> = {}) {
-  const res = await fetch(`${s.url}/api/v1/write`, {
+  const res = await s.fetch(`${s.url}/api/v1/write`, {
     method: "POST",
     headers: {
       Authorization: `Bearer ${token}`,
@@ -47,7 +47,7 @@ async function write(s: TestService, token: string, body: Uint8Array, headers: R
 }
 
 async function values(s: TestService, project: string, query: string, at: number): Promise<string[]> {
-  const res = await fetch(
+  const res = await s.fetch(
     `${s.base(project)}/api/v1/query?query=${encodeURIComponent(query)}&time=${at / 1000}`,
     {
       headers: { Authorization: `Bearer ${s.token(project)}` },
@@ -60,7 +60,7 @@ async function values(s: TestService, project: string, query: string, at: number
 describe("remote-write receiver", () => {
   let s: TestService;
   before(async () => {
-    s = await startTestService({ limits: { remoteWriteMaxBodyBytes: 4096 } });
+    s = await startRouteService({ limits: { remoteWriteMaxBodyBytes: 4096 } });
   });
   after(() => s.close());
 
@@ -173,7 +173,7 @@ describe("remote-write receiver", () => {
     assert.equal((await write(s, s.token("alpha"), body)).status, 401, "a monitoring token cannot write");
     assert.equal((await write(s, ADMIN_KEY, body)).status, 401, "nor the admin key");
     assert.equal((await write(s, "mim_ing_nope", body)).status, 401);
-    const created = await fetch(`${s.url}/v1alpha5/ingest-tokens`, {
+    const created = await s.fetch(`${s.url}/v1alpha5/ingest-tokens`, {
       method: "POST",
       headers: { Authorization: `Bearer ${ADMIN_KEY}`, "Content-Type": "application/json" },
       body: JSON.stringify({ name: "collector", project_id: "alpha" }),
@@ -184,11 +184,11 @@ describe("remote-write receiver", () => {
     assert.match(t.token, /^mim_ing_/);
     assert.equal((await write(s, t.token, body)).status, 204);
     const list = (await (
-      await fetch(`${s.url}/v1alpha5/ingest-tokens`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } })
+      await s.fetch(`${s.url}/v1alpha5/ingest-tokens`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } })
     ).json()) as { tokens: Array<{ id: string }> };
     assert.ok(list.tokens.some((x) => x.id === t.id));
     assert.equal(JSON.stringify(list).includes(t.token), false);
-    const del = await fetch(`${s.url}/v1alpha5/ingest-tokens/${t.id}`, {
+    const del = await s.fetch(`${s.url}/v1alpha5/ingest-tokens/${t.id}`, {
       method: "DELETE",
       headers: { Authorization: `Bearer ${ADMIN_KEY}` },
     });
@@ -202,7 +202,7 @@ describe("remote-write receiver", () => {
 describe("remote-write budget", () => {
   it("answers 503 with Retry-After past a token's sample budget", async () => {
     let now = T0;
-    const s = await startTestService({ limits: { remoteWriteSamplesPerSecond: 10 }, now: () => now });
+    const s = await startRouteService({ limits: { remoteWriteSamplesPerSecond: 10 }, now: () => now });
     try {
       const token = s.ingestToken();
       const body = (k: number) =>

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { startTestService } from "./harness.js";
+import { startRouteService } from "./harness.js";
 
 describe("serving the metrics page", () => {
   it("answers the page's routes with index.html and assets with long caching", async () => {
@@ -11,20 +11,20 @@ describe("serving the metrics page", () => {
     mkdirSync(join(root, "assets"));
     writeFileSync(join(root, "index.html"), "<!doctype html><title>page</title>");
     writeFileSync(join(root, "assets", "app-abc123.js"), "console.log(1)");
-    const s = await startTestService({ webRoot: root });
+    const s = await startRouteService({ webRoot: root });
     try {
       for (const path of ["/", "/projects/demo", "/projects/demo/metrics", "/projects/demo/tokens"]) {
-        const r = await fetch(s.url + path);
+        const r = await s.fetch(s.url + path);
         assert.equal(r.status, 200, path);
         assert.equal(await r.text(), "<!doctype html><title>page</title>");
         assert.equal(r.headers.get("cache-control"), "no-cache");
       }
-      const js = await fetch(`${s.url}/assets/app-abc123.js`);
+      const js = await s.fetch(`${s.url}/assets/app-abc123.js`);
       assert.equal(js.status, 200);
       assert.match(js.headers.get("content-type") ?? "", /javascript/);
       assert.match(js.headers.get("cache-control") ?? "", /immutable/);
-      assert.equal((await fetch(`${s.url}/assets/../index.html`)).status, 404);
-      const missing = await fetch(`${s.url}/assets/nope.js`);
+      assert.equal((await s.fetch(`${s.url}/assets/../index.html`)).status, 404);
+      const missing = await s.fetch(`${s.url}/assets/nope.js`);
       assert.equal(missing.status, 404);
     } finally {
       await s.close();
@@ -33,9 +33,9 @@ describe("serving the metrics page", () => {
   });
 
   it("says how to build the page when it is not built", async () => {
-    const s = await startTestService({ webRoot: join(tmpdir(), "mim-web-missing-dir") });
+    const s = await startRouteService({ webRoot: join(tmpdir(), "mim-web-missing-dir") });
     try {
-      const r = await fetch(`${s.url}/projects/demo/metrics`);
+      const r = await s.fetch(`${s.url}/projects/demo/metrics`);
       assert.equal(r.status, 503);
       assert.match(await r.text(), /npm run build:web/);
     } finally {

@@ -13,7 +13,7 @@ import { localRules, RuleManager } from "../../src/rules/manager.js";
 import { DEMO_PROJECTS, type FleetModel, type SimFleet, startSimFleet } from "../../src/sim/fleet.js";
 import { type LoadStats, runLoad } from "../../src/sim/load.js";
 import { Matcher } from "../../src/storage/index.js";
-import { startTestService, type TestService } from "../api/harness.js";
+import { startRouteService, type TestService } from "../api/harness.js";
 
 const REQUESTS_PER_STREAM = 45;
 
@@ -35,7 +35,7 @@ const MODELS: readonly FleetModel[] = [
 ];
 
 async function instant(s: TestService, project: string, query: string): Promise<Map<string, number>> {
-  const res = await fetch(`${s.base(project)}/api/v1/query?query=${encodeURIComponent(query)}`, {
+  const res = await s.fetch(`${s.base(project)}/api/v1/query?query=${encodeURIComponent(query)}`, {
     headers: { Authorization: `Bearer ${s.token(project)}` },
   });
   const body = (await res.json()) as {
@@ -53,7 +53,7 @@ describe("simulator → gateway → store → API", () => {
   let stats: LoadStats;
 
   before(async () => {
-    s = await startTestService();
+    s = await startRouteService();
     fleet = await startSimFleet({ seed: 5, models: MODELS, projects: DEMO_PROJECTS });
     gateway = await startGateway({
       config: parseGatewayConfig(fleet.gatewayConfig, "test fleet"),
@@ -150,7 +150,7 @@ describe("simulator → gateway → store → API", () => {
     assert.ok(times.size >= 2, `evaluations at ${[...times]}`);
     for (const t of times) assert.equal(t % 1_000, 0, "on the interval boundary");
     // The page's curl example: the latest TTFT point per quantile, through the API.
-    const latest = await fetch(`${s.base("demo")}?query=crusoe_inference_first_token_latency`, {
+    const latest = await s.fetch(`${s.base("demo")}?query=crusoe_inference_first_token_latency`, {
       headers: { Authorization: `Bearer ${s.token("demo")}` },
     });
     const body = (await latest.json()) as { data: { result: unknown[] } };

@@ -19,7 +19,7 @@ import { pageQueries } from "../../src/cli/banner.js";
 import { type Gateway, parseGatewayConfig, startGateway } from "../../src/gateway/index.js";
 import { DEMO_MODELS, type SimFleet, startSimFleet } from "../../src/sim/fleet.js";
 import { type LoadStats, runLoad } from "../../src/sim/load.js";
-import { startTestService, type TestService } from "../api/harness.js";
+import { startRouteService, type TestService } from "../api/harness.js";
 import {
   alignToStep,
   expandBuiltins,
@@ -259,8 +259,8 @@ describe("the dashboard's variables and queries against the API, as Grafana runs
     const body = goValues(params);
     const res =
       method === "GET"
-        ? await fetch(`${url}?${body}`, { headers: ds.headers })
-        : await fetch(url, {
+        ? await s.fetch(`${url}?${body}`, { headers: ds.headers })
+        : await s.fetch(url, {
             method,
             headers: { ...ds.headers, "Content-Type": "application/x-www-form-urlencoded" },
             body,
@@ -269,7 +269,7 @@ describe("the dashboard's variables and queries against the API, as Grafana runs
   }
 
   before(async () => {
-    s = await startTestService();
+    s = await startRouteService();
     fleet = await startSimFleet({ seed: 7 });
     // Grafana aligns a panel's end down to a multiple of its step, so the current minute is never
     // drawn. So the samples are stamped in the past, and one real second (one flush) is a minute
@@ -316,7 +316,7 @@ describe("the dashboard's variables and queries against the API, as Grafana runs
       status: 200,
       json: { status: "success", data: { resultType: "scalar", result: [4, "2"] } },
     });
-    const res = await fetch(`${ds.url}/api/v1/query`, {
+    const res = await s.fetch(`${ds.url}/api/v1/query`, {
       method: "POST",
       body: goValues({ query: "1+1", time: "4" }),
     });
