@@ -8,6 +8,11 @@
  *
  * Recovery: series rows → head checkpoints → replay of log records newer than the checkpoint.
  * Replay runs the same apply code as commit, so chunks come out bit-identical.
+ *
+ * Why one file of ~900 lines: commit, recovery, checkpoints, retention and eviction share the head's
+ * private state and its one invariant (memory changes only after the transaction that makes it
+ * durable), and splitting them would expose that state to several files. Issue 14 replaces this
+ * store (block files, a segment log); the split follows that design instead of this one.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
