@@ -65,6 +65,13 @@ const QUERIES: Array<{ name: string; query: string; rangeMs: number; stepMs: num
     stepMs: 60_000,
   },
   {
+    // Every step's window holds a whole day of samples: what counts counter resets per window.
+    name: "increase over 24h, per model of the page's project",
+    query: `sum by (model_name) (increase(crusoe_inference_request_count{project_id="${project}"}[24h]))`,
+    rangeMs: HOURS * 3_600_000,
+    stepMs: 60_000,
+  },
+  {
     name: "7 days at 5m: request rate of the page's project",
     query: `sum by (model_name) (rate(crusoe_inference_request_count{project_id="${project}"}[5m]))`,
     rangeMs: Math.min(HISTORY_DAYS * DAY + HOURS * 3_600_000, (HISTORY_DAYS + 1) * DAY) - 3_600_000,

@@ -9,7 +9,7 @@ import { ExecutionError } from "../errors.js";
 import type { Evaluator } from "./evaluator.js";
 import { type ElementwiseCall, functionCall, type RangeCall } from "./function-calls.js";
 import { scalarArg, unwrap, vectorArg } from "./functions/args.js";
-import type { Window } from "./functions/range.js";
+import { findResets, type Window } from "./functions/range.js";
 import { type EvalValue, newStepSeries, type StepSeries, stepTime } from "./types.js";
 
 export function evalCall(ev: Evaluator, call: Call): EvalValue {
@@ -82,7 +82,15 @@ function evalRangeFunction(
   const args: number[] = new Array(scalars.length).fill(0);
   const out: StepSeries[] = [];
   let windowEnds: Float64Array = new Float64Array(0);
-  let w: Window = { end: 0, range: 0, stepT: 0, args };
+  const w: Window = {
+    end: 0,
+    range: 0,
+    stepT: 0,
+    args,
+    resets: new Int32Array(0),
+    resetCount: 0,
+    resetCursor: 0,
+  };
   /** All steps of one series: slide the window over its samples with two indices. */
   const scratch = sink ? newStepSeries([], n) : null;
   const apply = (metric: Labels, ts: Float64Array, vs: Float64Array, k: number, dropName: boolean) => {
@@ -93,6 +101,7 @@ function evalRangeFunction(
       o.dropName = dropName;
       o.present.fill(0);
     } else o = newStepSeries(metric, n, dropName);
+    if (impl.readsResets) findResets(vs, k, w);
     let lo = 0;
     let hi = 0;
     let any = false;
@@ -102,6 +111,7 @@ function evalRangeFunction(
       if (i > 0 && end < windowEnds[i - 1]) {
         lo = 0;
         hi = 0;
+        w.resetCursor = 0;
       }
       while (hi < k && ts[hi] <= end) hi++;
       while (lo < hi && ts[lo] <= end - w.range) lo++;
@@ -144,14 +154,14 @@ function evalRangeFunction(
     // Stream: one series' samples in memory at a time.
     const prepared = ev.prepareMatrix(arg);
     windowEnds = prepared.windowEnds;
-    w = { end: 0, range: prepared.range, stepT: 0, args };
+    w.range = prepared.range;
     ev.streamMatrix(arg, (metric, ts, vs, k) => apply(metric, ts, vs, k, false));
   } else {
     const m = ev.eval(call.args[matrixIndex]);
     if (m.kind !== "matrix")
       throw new ExecutionError(`expected range vector argument to ${call.func.name}, got ${m.kind}`);
     windowEnds = m.windowEnds;
-    w = { end: 0, range: m.range, stepT: 0, args };
+    w.range = m.range;
     for (const s of m.series) apply(s.metric, s.ts, s.vs, s.ts.length, s.dropName);
   }
   return { kind: "vector", series: out };

@@ -26,6 +26,8 @@ export interface RangeCall {
   readonly matrixArg: number;
   /** rate, increase and irate note a metric whose name does not look like a counter's. */
   readonly counter: boolean;
+  /** rate and increase read each series' counter resets (Window.resets), found once per series. */
+  readonly readsResets: boolean;
   /** last_over_time keeps the metric name; the others drop it. */
   readonly keepsName: boolean;
   /** Checks the scalar arguments of every step before any window is computed. */
@@ -54,7 +56,7 @@ export interface UnsupportedCall {
 export type FunctionCall = RangeCall | ElementwiseCall | EvaluatedCall | UnsupportedCall;
 
 function overRange(fn: RangeFunction, opts: Partial<Omit<RangeCall, "kind" | "fn">> = {}): RangeCall {
-  return { kind: "range", fn, matrixArg: 0, counter: false, keepsName: false, ...opts };
+  return { kind: "range", fn, matrixArg: 0, counter: false, readsResets: false, keepsName: false, ...opts };
 }
 
 function eachValue(fn: InstantFunction, defaultsToTime = false): ElementwiseCall {
@@ -111,7 +113,7 @@ export const FUNCTION_CALLS: { readonly [N in FunctionName]: FunctionCall } = {
   histogram_sum: UNSUPPORTED,
   hour: eachValue(elementwise.hour, true),
   idelta: overRange(range.idelta),
-  increase: overRange(range.increase, { counter: true }),
+  increase: overRange(range.increase, { counter: true, readsResets: true }),
   info: UNSUPPORTED,
   irate: overRange(range.irate, { counter: true }),
   label_join: evaluated(labels.label_join),
@@ -130,7 +132,7 @@ export const FUNCTION_CALLS: { readonly [N in FunctionName]: FunctionCall } = {
   present_over_time: overRange(range.present_over_time),
   quantile_over_time: overRange(range.quantile_over_time, { matrixArg: 1, checkArgs: warnQuantiles }),
   rad: eachValue(elementwise.rad),
-  rate: overRange(range.rate, { counter: true }),
+  rate: overRange(range.rate, { counter: true, readsResets: true }),
   resets: overRange(range.resets),
   round: eachValue(elementwise.round),
   scalar: evaluated(vector.scalar),

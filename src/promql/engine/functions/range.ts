@@ -13,6 +13,24 @@ export interface Window {
   stepT: number;
   /** Scalar arguments of the call at this step (e.g. φ of quantile_over_time). */
   args: readonly number[];
+  /**
+   * For functions that count counter resets (rate, increase): the ascending indices i of the
+   * series' samples where vs[i] < vs[i-1], `resetCount` of them, found once per series; and the
+   * first of them past the window's first sample (windows only move forward, so each step
+   * resumes where the last one stopped). A window then costs its resets, not its samples.
+   */
+  resets: Int32Array;
+  resetCount: number;
+  resetCursor: number;
+}
+
+/** Fills w.resets with where the counter `vs[0..k)` resets, and rewinds the cursor. */
+export function findResets(vs: Float64Array, k: number, w: Window): void {
+  if (w.resets.length < k) w.resets = new Int32Array(Math.max(k, w.resets.length * 2));
+  let n = 0;
+  for (let i = 1; i < k; i++) if (vs[i] < vs[i - 1]) w.resets[n++] = i;
+  w.resetCount = n;
+  w.resetCursor = 0;
 }
 
 /** Returns the value at this step, or undefined for no output. */
@@ -33,11 +51,12 @@ function extrapolatedRate(isCounter: boolean, isRate: boolean): RangeFunction {
     const rangeEnd = w.end;
     let result = vs[hi - 1] - vs[lo];
     if (isCounter) {
-      let last = vs[lo];
-      for (let i = lo; i < hi; i++) {
-        if (vs[i] < last) result += last;
-        last = vs[i];
-      }
+      // Each reset inside the window adds the value before it, in sample order as Prometheus
+      // sums them (so the result is bit for bit the same as scanning every sample).
+      let r = w.resetCursor;
+      while (r < w.resetCount && w.resets[r] <= lo) r++;
+      w.resetCursor = r;
+      for (; r < w.resetCount && w.resets[r] < hi; r++) result += vs[w.resets[r] - 1];
     }
     const firstT = ts[lo];
     const lastT = ts[hi - 1];
