@@ -4,7 +4,7 @@
  * project-scoped querier, so another project's names and values are never seen.
  */
 import { familyOf } from "../catalog/metrics.js";
-import type { LookupRequest } from "../modes/backend.js";
+import type { LookupRequest, ReadScope } from "../modes/backend.js";
 import type { ApiContext } from "./context.js";
 import { encodeLabels, successBody } from "./encode.js";
 import { ApiError } from "./errors.js";
@@ -50,13 +50,13 @@ function lookup(p: Params, signal?: AbortSignal): LookupRequest {
 export async function series(
   ctx: ApiContext,
   p: Params,
-  projectId: string,
+  scope: ReadScope,
   signal?: AbortSignal,
 ): Promise<Reply> {
   const limit = effectiveLimit(ctx, p);
   const req = lookup(p, signal);
   if (req.matchers.length === 0) throw ApiError.badData("no match[] parameter provided");
-  const all = await ctx.backend.series(projectId, req);
+  const all = await ctx.backend.series(scope, req);
   const warnings = all.length > limit ? [TRUNCATED] : [];
   const data = `[${all.slice(0, limit).map(encodeLabels).join(",")}]`;
   return successBody({ data, warnings });
@@ -65,11 +65,11 @@ export async function series(
 export async function labelNames(
   ctx: ApiContext,
   p: Params,
-  projectId: string,
+  scope: ReadScope,
   signal?: AbortSignal,
 ): Promise<Reply> {
   const limit = effectiveLimit(ctx, p);
-  const names = await ctx.backend.labelNames(projectId, lookup(p, signal));
+  const names = await ctx.backend.labelNames(scope, lookup(p, signal));
   return stringList(names, limit);
 }
 
@@ -101,7 +101,7 @@ export function unescapeLabelName(name: string): string {
 export async function labelValues(
   ctx: ApiContext,
   p: Params,
-  projectId: string,
+  scope: ReadScope,
   rawName: string,
   signal?: AbortSignal,
 ): Promise<Reply> {
@@ -109,19 +109,19 @@ export async function labelValues(
   if (name === "" || !name.isWellFormed())
     throw ApiError.badData(`invalid label name: ${JSON.stringify(name)}`);
   const limit = effectiveLimit(ctx, p);
-  const values = await ctx.backend.labelValues(projectId, name, lookup(p, signal));
+  const values = await ctx.backend.labelValues(scope, name, lookup(p, signal));
   return stringList(values, limit);
 }
 
 /** Type, help and unit of the product's metric families the project has series of. */
-export async function metadata(ctx: ApiContext, p: Params, projectId: string): Promise<Reply> {
+export async function metadata(ctx: ApiContext, p: Params, scope: ReadScope): Promise<Reply> {
   const limit = Number(param(p, "limit") || "-1");
   const perMetric = Number(param(p, "limit_per_metric") || "-1");
   const only = param(p, "metric");
   if (!Number.isInteger(limit)) throw ApiError.invalidParam("limit", "limit must be a number");
   if (!Number.isInteger(perMetric))
     throw ApiError.invalidParam("limit_per_metric", "limit_per_metric must be a number");
-  const names = await ctx.backend.labelValues(projectId, "__name__", {
+  const names = await ctx.backend.labelValues(scope, "__name__", {
     start: MIN_TIME_MS,
     end: MAX_TIME_MS,
     match: [],

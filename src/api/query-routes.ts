@@ -4,6 +4,7 @@
  * checked in the order Prometheus checks them, so the first error reported is the same.
  */
 import type { Release } from "../exec/admission.js";
+import { OPERATOR, type ReadScope } from "../modes/backend.js";
 import { ParseError, QueryTimeoutError } from "../promql/errors.js";
 import { parseExpr } from "../promql/parser/index.js";
 import { formatExpr } from "../promql/printer.js";
@@ -86,10 +87,17 @@ function truncate(v: QueryValue, limit: number): QueryValue {
   return v;
 }
 
+/**
+ * Whose queue a query waits in: its project's, or the operator's own. Project ids start with a
+ * letter or digit (isValidProjectId), so this key is never a project's.
+ */
+const OPERATOR_QUEUE = "*operator";
+const admissionKey = (scope: ReadScope): string => (scope === OPERATOR ? OPERATOR_QUEUE : scope);
+
 async function runQuery(
   ctx: ApiContext,
   p: Params,
-  projectId: string,
+  scope: ReadScope,
   times: QueryTimes,
   signal: AbortSignal,
 ): Promise<Reply> {
@@ -102,9 +110,9 @@ async function runQuery(
   let result: QueryResult;
   let release: Release | undefined;
   try {
-    release = await ctx.admission.acquire(projectId, deadline, signal);
+    release = await ctx.admission.acquire(admissionKey(scope), deadline, signal);
     ctx.metrics.activeQueries.inc();
-    result = await ctx.backend.query(projectId, { query, ...times, ...opts, deadline, signal });
+    result = await ctx.backend.query(scope, { query, ...times, ...opts, deadline, signal });
   } finally {
     if (release) {
       release();
@@ -138,20 +146,20 @@ async function runQuery(
 /** `signal` aborts when the client has gone (never, for callers that do not care). */
 const NEVER = new AbortController().signal;
 
-export function instantQuery(ctx: ApiContext, p: Params, projectId: string, signal = NEVER): Promise<Reply> {
+export function instantQuery(ctx: ApiContext, p: Params, scope: ReadScope, signal = NEVER): Promise<Reply> {
   limitParam(p);
-  return runQuery(ctx, p, projectId, instantTimes(ctx, p), signal);
+  return runQuery(ctx, p, scope, instantTimes(ctx, p), signal);
 }
 
-export function rangeQuery(ctx: ApiContext, p: Params, projectId: string, signal = NEVER): Promise<Reply> {
+export function rangeQuery(ctx: ApiContext, p: Params, scope: ReadScope, signal = NEVER): Promise<Reply> {
   limitParam(p);
-  return runQuery(ctx, p, projectId, rangeTimes(ctx, p), signal);
+  return runQuery(ctx, p, scope, rangeTimes(ctx, p), signal);
 }
 
 /** The base path: a range query when any of start, end or step is given, else an instant one. */
-export function baseQuery(ctx: ApiContext, p: Params, projectId: string, signal = NEVER): Promise<Reply> {
+export function baseQuery(ctx: ApiContext, p: Params, scope: ReadScope, signal = NEVER): Promise<Reply> {
   const isRange = ["start", "end", "step"].some((n) => param(p, n) !== "");
-  return isRange ? rangeQuery(ctx, p, projectId, signal) : instantQuery(ctx, p, projectId, signal);
+  return isRange ? rangeQuery(ctx, p, scope, signal) : instantQuery(ctx, p, scope, signal);
 }
 
 function parseQueryParam(p: Params) {

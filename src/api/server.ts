@@ -16,6 +16,7 @@ import { RateLimiter } from "../auth/rate-limit.js";
 import type { TokenInfo } from "../auth/tokens.js";
 import { FairAdmission } from "../exec/admission.js";
 import { SelfMetrics } from "../metrics/self-metrics.js";
+import { OPERATOR, type ReadScope } from "../modes/backend.js";
 import type { ServiceStorage } from "../modes/storage.js";
 import {
   createIngestToken,
@@ -52,6 +53,8 @@ import { registerWriteRoute } from "./write-route.js";
 
 export const API_PREFIX = "/v1alpha5/projects/:projectId";
 export const TIMESERIES_PREFIX = `${API_PREFIX}/metrics/timeseries`;
+/** The operator's Prometheus API root: every project's series, with the admin key. */
+export const OPERATOR_PREFIX = "/v1alpha5/operator/metrics/timeseries";
 
 /** What the API needs of the storage mode (src/modes/storage.ts); it never asks which mode it is. */
 export type ApiStorage = Pick<
@@ -242,7 +245,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     ctx.ready()
       ? reply.type("text/plain").send("Ready.\n")
       : reply.code(503).type("text/plain").send("Service Unavailable: still opening the store.\n");
-  for (const base of ["", TIMESERIES_PREFIX]) {
+  for (const base of ["", TIMESERIES_PREFIX, OPERATOR_PREFIX]) {
     app.get(`${base}/-/healthy`, healthy);
     app.get(`${base}/-/ready`, ready);
   }
@@ -250,39 +253,39 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
-  // A project's query API, behind its monitoring token.
-  await app.register(
-    async (scope) => {
-      scope.addHook("onRequest", async (request) => {
-        const { projectId } = (request as ProjectRequest).params;
-        const token = await authorizeMonitoring(ctx, request, projectId);
-        request.log = request.log.child({ project: projectId, token_id: token.id });
-      });
+  /** Prometheus's query API, each request read within the scope its credentials give. */
+  const queryApi =
+    (
+      scopeOf: (request: ProjectRequest) => ReadScope,
+      authorize: (request: ProjectRequest) => Promise<void>,
+    ) =>
+    async (scope: FastifyInstance) => {
+      scope.addHook("onRequest", async (request) => authorize(request as ProjectRequest));
       const both = ["GET", "POST"] as const;
       const route = (
         url: string,
-        handler: (p: Params, projectId: string, signal: AbortSignal) => Reply | Promise<Reply>,
+        handler: (p: Params, scope: ReadScope, signal: AbortSignal) => Reply | Promise<Reply>,
       ) =>
         scope.route({
           method: [...both],
           url,
           handler: async (request: ProjectRequest, reply) =>
-            json(reply, await handler(params(request), request.params.projectId, clientGone(reply))),
+            json(reply, await handler(params(request), scopeOf(request), clientGone(reply))),
         });
-      route("", (p, id, signal) => baseQuery(ctx, p, id, signal));
-      route("/api/v1/query", (p, id, signal) => instantQuery(ctx, p, id, signal));
-      route("/api/v1/query_range", (p, id, signal) => rangeQuery(ctx, p, id, signal));
+      route("", (p, s, signal) => baseQuery(ctx, p, s, signal));
+      route("/api/v1/query", (p, s, signal) => instantQuery(ctx, p, s, signal));
+      route("/api/v1/query_range", (p, s, signal) => rangeQuery(ctx, p, s, signal));
       route("/api/v1/format_query", (p) => formatQuery(p));
       route("/api/v1/query_exemplars", (p) => queryExemplars(ctx, p));
-      route("/api/v1/series", (p, id, signal) => series(ctx, p, id, signal));
-      route("/api/v1/labels", (p, id, signal) => labelNames(ctx, p, id, signal));
+      route("/api/v1/series", (p, s, signal) => series(ctx, p, s, signal));
+      route("/api/v1/labels", (p, s, signal) => labelNames(ctx, p, s, signal));
       scope.get("/api/v1/label/:name/values", async (request: ProjectRequest, reply) =>
         json(
           reply,
           await labelValues(
             ctx,
             params(request),
-            request.params.projectId,
+            scopeOf(request),
             request.params.name ?? "",
             clientGone(reply),
           ),
@@ -294,7 +297,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
         });
       });
       scope.get("/api/v1/metadata", async (request: ProjectRequest, reply) =>
-        json(reply, await metadata(ctx, params(request), request.params.projectId)),
+        json(reply, await metadata(ctx, params(request), scopeOf(request))),
       );
       scope.get("/api/v1/status/buildinfo", async (_request, reply) => json(reply, buildInfo()));
       scope.get("/api/v1/rules", async (request, reply) =>
@@ -303,8 +306,31 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       scope.get("/api/v1/alerts", async (_request, reply) =>
         json(reply, successBody({ data: '{"alerts":[]}' })),
       );
-    },
+    };
+
+  // A project's query API, behind its monitoring token.
+  await app.register(
+    queryApi(
+      (request) => request.params.projectId,
+      async (request) => {
+        const { projectId } = request.params;
+        const token = await authorizeMonitoring(ctx, request, projectId);
+        request.log = request.log.child({ project: projectId, token_id: token.id });
+      },
+    ),
     { prefix: TIMESERIES_PREFIX },
+  );
+  // The operator's query API over every project, behind the admin key: the provider's own
+  // Grafana and fleet-wide queries. Never reachable with a monitoring token.
+  await app.register(
+    queryApi(
+      () => OPERATOR,
+      async (request) => {
+        authorizeAdmin(ctx, request);
+        request.log = request.log.child({ project: "*operator" });
+      },
+    ),
+    { prefix: OPERATOR_PREFIX },
   );
 
   if (o.webRoot) await registerWebRoutes(app, o.webRoot);

@@ -1,12 +1,22 @@
 /**
- * Where a project's queries and look-ups are answered: the embedded store through our PromQL
- * engine (embedded-backend.ts), or a remote engine's Prometheus API (remote-backend.ts). The
- * routes validate parameters, apply limits and encode; a backend only answers an already valid
- * request for one project, and is where isolation is enforced (scoped querier there, rewritten
- * selectors here).
+ * Where queries and look-ups are answered: the embedded store through our PromQL engine
+ * (embedded-backend.ts), or a remote engine's Prometheus API (remote-backend.ts). The routes
+ * validate parameters, apply limits and encode; a backend only answers an already valid request
+ * within its scope, and is where isolation is enforced (scoped querier there, rewritten selectors
+ * here).
  */
 import type { QueryResult } from "../promql/value.js";
 import type { Labels, Matcher } from "../storage/index.js";
+
+/**
+ * The operator's scope: every project's data, for the provider's own dashboards and fleet-wide
+ * queries. Only the operator path behind the admin key (src/api/server.ts) ever passes it; a
+ * project id can never be mistaken for it, since it is not a string.
+ */
+export const OPERATOR: unique symbol = Symbol("operator");
+
+/** Whose data a read may see: one project's (its id), or every project's (OPERATOR). */
+export type ReadScope = string | typeof OPERATOR;
 
 export interface QueryRequest {
   query: string;
@@ -40,10 +50,10 @@ export interface QueryBackend {
    * store's (src/storage/errors.ts) or the remote engine's (EngineError); the API maps them all
    * to its envelope in one place (src/api/errors.ts, toApiError).
    */
-  query(projectId: string, req: QueryRequest): Promise<QueryResult>;
+  query(scope: ReadScope, req: QueryRequest): Promise<QueryResult>;
   /** Series matching any of the `match[]` (at least one), without duplicates, sorted when several. */
-  series(projectId: string, req: LookupRequest): Promise<Labels[]>;
-  /** Label names, sorted, of series matching any `match[]` (all of the project's with none). */
-  labelNames(projectId: string, req: LookupRequest): Promise<string[]>;
-  labelValues(projectId: string, name: string, req: LookupRequest): Promise<string[]>;
+  series(scope: ReadScope, req: LookupRequest): Promise<Labels[]>;
+  /** Label names, sorted, of series matching any `match[]` (all of the scope's with none). */
+  labelNames(scope: ReadScope, req: LookupRequest): Promise<string[]>;
+  labelValues(scope: ReadScope, name: string, req: LookupRequest): Promise<string[]>;
 }

@@ -1,12 +1,19 @@
 /**
  * The embedded store as a QueryBackend, read through a querier scoped to the project
- * (src/storage/project-scope.ts). Queries run in the runner (a pool of worker threads), which
- * reads only that scoped store; look-ups are answered here, from the label index.
+ * (src/storage/project-scope.ts), or the whole store for the operator. Queries run in the runner
+ * (a pool of worker threads), which reads only the store it is handed; look-ups are answered
+ * here, from the label index.
  */
 import type { QueryRunner } from "../exec/runner.js";
 import type { QueryResult } from "../promql/value.js";
 import { compareLabels, type Labels, labelsKey, type Queryable, scopeToProject } from "../storage/index.js";
-import type { LookupRequest, QueryBackend, QueryRequest } from "./backend.js";
+import {
+  type LookupRequest,
+  OPERATOR,
+  type QueryBackend,
+  type QueryRequest,
+  type ReadScope,
+} from "./backend.js";
 
 function sortedUnion(lists: string[][]): string[] {
   if (lists.length === 1) return lists[0];
@@ -19,16 +26,21 @@ export class EmbeddedBackend implements QueryBackend {
     private readonly runner: QueryRunner,
   ) {}
 
-  query(projectId: string, req: QueryRequest): Promise<QueryResult> {
+  /** The store as the scope may see it: one project's series, or (operator) all of them. */
+  private view(scope: ReadScope): Queryable {
+    return scope === OPERATOR ? this.storage : scopeToProject(this.storage, scope);
+  }
+
+  query(scope: ReadScope, req: QueryRequest): Promise<QueryResult> {
     const { kind, query, start, end, step, deadline, lookbackDeltaMs, signal } = req;
     return this.runner.run(
       { kind, query, start, end, step, deadline, lookbackDeltaMs, signal },
-      scopeToProject(this.storage, projectId),
+      this.view(scope),
     );
   }
 
-  async series(projectId: string, req: LookupRequest): Promise<Labels[]> {
-    const q = scopeToProject(this.storage, projectId).querier(req.start, req.end);
+  async series(scope: ReadScope, req: LookupRequest): Promise<Labels[]> {
+    const q = this.view(scope).querier(req.start, req.end);
     try {
       const seen = new Map<string, Labels>();
       for (const matchers of req.matchers) {
@@ -49,8 +61,8 @@ export class EmbeddedBackend implements QueryBackend {
     }
   }
 
-  async labelNames(projectId: string, req: LookupRequest): Promise<string[]> {
-    const q = scopeToProject(this.storage, projectId).querier(req.start, req.end);
+  async labelNames(scope: ReadScope, req: LookupRequest): Promise<string[]> {
+    const q = this.view(scope).querier(req.start, req.end);
     try {
       return sortedUnion(
         req.matchers.length === 0 ? [q.labelNames()] : req.matchers.map((m) => q.labelNames(...m)),
@@ -60,8 +72,8 @@ export class EmbeddedBackend implements QueryBackend {
     }
   }
 
-  async labelValues(projectId: string, name: string, req: LookupRequest): Promise<string[]> {
-    const q = scopeToProject(this.storage, projectId).querier(req.start, req.end);
+  async labelValues(scope: ReadScope, name: string, req: LookupRequest): Promise<string[]> {
+    const q = this.view(scope).querier(req.start, req.end);
     try {
       return sortedUnion(
         req.matchers.length === 0

@@ -12,10 +12,16 @@
 
 import type { QueryResult, QueryValue } from "../promql/value.js";
 import { enforceMatchers, enforceProject } from "../remote/enforce.js";
-import type { EngineClient } from "../remote/read/client.js";
+import { type EngineClient, EngineError } from "../remote/read/client.js";
 import { decodeQueryData, decodeSeriesList, decodeStringList } from "../remote/read/decode.js";
 import { type Labels, MAX_TIME_MS, PROJECT_LABEL } from "../storage/index.js";
-import type { LookupRequest, QueryBackend, QueryRequest } from "./backend.js";
+import {
+  type LookupRequest,
+  OPERATOR,
+  type QueryBackend,
+  type QueryRequest,
+  type ReadScope,
+} from "./backend.js";
 
 const seconds = (ms: number) => String(ms / 1000);
 const EARLIEST_START_MS = 1_000;
@@ -36,11 +42,26 @@ export class RemoteBackend implements QueryBackend {
     return decodeQueryData((await this.client.call("/api/v1/query", params, { post: true, signal })).data);
   }
 
-  async query(projectId: string, req: QueryRequest): Promise<QueryResult> {
-    const params = new URLSearchParams({
-      query: enforceProject(req.query, projectId),
-      extra_label: `${PROJECT_LABEL}=${projectId}`,
-    });
+  /**
+   * What a scope adds to a call: a project's rewritten text, `extra_label` and tenant; the operator
+   * sends the text as written, as the service itself (which a tenant-per-project engine cannot
+   * answer across tenants).
+   */
+  private scoped(scope: ReadScope): { params: URLSearchParams; tenant: string | undefined } {
+    if (scope === OPERATOR) {
+      if (this.client.perTenant)
+        throw new EngineError(
+          "bad_data",
+          "the operator path reads across projects, which a tenant-per-project engine cannot answer; query a project's own API instead",
+        );
+      return { params: new URLSearchParams(), tenant: undefined };
+    }
+    return { params: new URLSearchParams({ extra_label: `${PROJECT_LABEL}=${scope}` }), tenant: scope };
+  }
+
+  async query(scope: ReadScope, req: QueryRequest): Promise<QueryResult> {
+    const { params, tenant } = this.scoped(scope);
+    params.set("query", scope === OPERATOR ? req.query : enforceProject(req.query, scope));
     if (req.kind === "instant") params.set("time", seconds(req.start));
     else {
       params.set("start", seconds(req.start));
@@ -63,7 +84,7 @@ export class RemoteBackend implements QueryBackend {
     // but short enough that no answer comes more than a second after the request's timeout.
     const answer = await this.client.call(path, params, {
       post: true,
-      tenant: projectId,
+      tenant,
       signal: req.signal,
       timeoutMs: timeoutMs + 750,
     });
@@ -76,15 +97,15 @@ export class RemoteBackend implements QueryBackend {
     };
   }
 
-  series(projectId: string, req: LookupRequest): Promise<Labels[]> {
-    return this.lookup(projectId, "/api/v1/series", req, true, decodeSeriesList);
+  series(scope: ReadScope, req: LookupRequest): Promise<Labels[]> {
+    return this.lookup(scope, "/api/v1/series", req, true, decodeSeriesList);
   }
 
-  labelNames(projectId: string, req: LookupRequest): Promise<string[]> {
-    return this.lookup(projectId, "/api/v1/labels", req, true, decodeStringList);
+  labelNames(scope: ReadScope, req: LookupRequest): Promise<string[]> {
+    return this.lookup(scope, "/api/v1/labels", req, true, decodeStringList);
   }
 
-  labelValues(projectId: string, name: string, req: LookupRequest): Promise<string[]> {
+  labelValues(scope: ReadScope, name: string, req: LookupRequest): Promise<string[]> {
     // VictoriaMetrics and Prometheus 3 read a name such as "svc.name" as is, and neither 2.x nor
     // VictoriaMetrics knows the U__ escaping. So it is used only where the plain name could not
     // stay one path segment after the engine's router decodes and cleans it ("/", "..", "?", …)
@@ -92,24 +113,25 @@ export class RemoteBackend implements QueryBackend {
     const plain = /^[A-Za-z0-9_.:-]+$/.test(name) && name !== "." && name !== ".." && !name.startsWith("U__");
     const path = `/api/v1/label/${plain ? name : escapeLabelName(name)}/values`;
     // Prometheus serves label values to GET only.
-    return this.lookup(projectId, path, req, false, decodeStringList);
+    return this.lookup(scope, path, req, false, decodeStringList);
   }
 
-  /** A look-up with the project's `match[]`, time range and `extra_label`, decoded. */
+  /** A look-up with the scope's `match[]`, time range and `extra_label`, decoded. */
   private async lookup<T>(
-    projectId: string,
+    scope: ReadScope,
     path: string,
     req: LookupRequest,
     post: boolean,
     decode: (data: unknown) => T,
   ): Promise<T> {
-    const params = new URLSearchParams({ extra_label: `${PROJECT_LABEL}=${projectId}` });
-    for (const m of enforceMatchers(req.match, projectId)) params.append("match[]", m);
+    const { params, tenant } = this.scoped(scope);
+    for (const m of scope === OPERATOR ? req.match : enforceMatchers(req.match, scope))
+      params.append("match[]", m);
     // Engines differ on the defaults (VictoriaMetrics: the last day); ours is all time. VM also
     // reads start=0 as "not given", so the earliest start sent is 1970-01-01T00:00:01Z.
     params.set("start", seconds(Math.max(req.start, EARLIEST_START_MS)));
     if (req.end !== MAX_TIME_MS) params.set("end", seconds(req.end));
-    const answer = await this.client.call(path, params, { post, tenant: projectId, signal: req.signal });
+    const answer = await this.client.call(path, params, { post, tenant, signal: req.signal });
     return decode(answer.data);
   }
 }
