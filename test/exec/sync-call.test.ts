@@ -72,7 +72,9 @@ test("each of many calls gets its own reply", async () => {
     const out = await done;
     assert.equal(out.error, undefined);
     assert.equal(out.replies.length, 2000);
-    out.replies.forEach((r, i) => assert.equal(r, `reply to ${i + 1}`));
+    out.replies.forEach((r, i) => {
+      assert.equal(r, `reply to ${i + 1}`);
+    });
   } finally {
     await worker.terminate();
     port1.close();
