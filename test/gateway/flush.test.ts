@@ -87,8 +87,10 @@ describe("gateway flush into the store", () => {
       near(scalarOf(engine.instantQuery(db, page("crusoe_inference_request_count"), at))[0], 12 / 300);
       near(scalarOf(engine.instantQuery(db, page("crusoe_inference_input_token_count"), at))[0], 120 / 300);
       near(scalarOf(engine.instantQuery(db, page("crusoe_inference_output_token_count"), at))[0], 48 / 300);
-      // Six streamed requests, each with TTFT ≈ 110 ms (more on a loaded machine): the median is
-      // interpolated inside the bucket holding them, 0.125 when that is (0.1, 0.15].
+      // Six streamed requests, each with TTFT ≈ 110 ms and TPOT ≈ 32 ms on real timers: what is
+      // checked here is that the flushed buckets answer the page's quantile queries, so the bounds
+      // are the mock's delays below and 10× above (a loaded machine only adds time). The exact
+      // measurement is test/gateway/latency.test.ts's, on a clock the test drives.
       const ttft = scalarOf(
         engine.instantQuery(
           db,
@@ -96,7 +98,7 @@ describe("gateway flush into the store", () => {
           at,
         ),
       );
-      assert.ok(ttft[0] > 0.1 && ttft[0] <= 0.3, `TTFT median ${ttft[0]}`);
+      assert.ok(ttft[0] > 0.1 && ttft[0] <= 1.1, `TTFT median ${ttft[0]}`);
       const tpot = scalarOf(
         engine.instantQuery(
           db,
@@ -104,7 +106,7 @@ describe("gateway flush into the store", () => {
           at,
         ),
       );
-      assert.ok(tpot[0] > 0.028 && tpot[0] < 0.05, `TPOT median ${tpot[0]}`);
+      assert.ok(tpot[0] > 0.028 && tpot[0] < 0.32, `TPOT median ${tpot[0]}`);
       // Every series carries the three product labels and one sample per flush (plus the creation 0).
       const counts = engine.instantQuery(
         db,
