@@ -1,5 +1,5 @@
 /**
- * rate() and increase() find a series' counter resets once and visit only those inside each
+ * rate(), increase() and resets() find a series' counter resets once and visit only those inside each
  * window: checked bit for bit against the per-window scan Prometheus does, on random counters
  * with resets, NaNs and irregular spacing, as plain selectors and under subqueries (whose windows
  * rewind).
@@ -51,6 +51,18 @@ function reference(
   return result * factor;
 }
 
+/** resets(): how many samples of the window are below the one before them. */
+function referenceResets(ts: number[], vs: number[], end: number, range: number): number | undefined {
+  let n = 0;
+  let any = false;
+  for (let i = 0; i < ts.length; i++) {
+    if (!(ts[i] > end - range && ts[i] <= end)) continue;
+    if (any && vs[i] < vs[i - 1]) n++;
+    any = true;
+  }
+  return any ? n : undefined;
+}
+
 const counter = fc.array(
   fc.record({
     gap: fc.integer({ min: 1, max: 40 }),
@@ -70,7 +82,7 @@ function pointsOf(value: QueryValue): Map<number, number> {
   return out;
 }
 
-test("rate and increase equal the per-window scan bit for bit", () => {
+test("rate, increase and resets equal the per-window scan bit for bit", () => {
   const engine = newEngine();
   fc.assert(
     fc.property(counter, fc.integer({ min: 30, max: 900 }), fc.boolean(), (points, rangeS, isRate) => {
@@ -104,6 +116,12 @@ test("rate and increase equal the per-window scan bit for bit", () => {
           const have = got.get(at);
           if (want === undefined) assert.equal(have, undefined, `no value expected at ${at}`);
           else assert.ok(Object.is(have, want), `${fn} at ${at}: ${have} !== ${want}`);
+        }
+        const counted = pointsOf(
+          engine.rangeQuery(store, `resets(c_total[${rangeS}s])`, 0, t + 60_000, step).value,
+        );
+        for (let at = 0; at <= t + 60_000; at += step) {
+          assert.equal(counted.get(at), referenceResets(ts, vs, at, rangeS * 1000), `resets at ${at}`);
         }
         // Over a subquery, a range query's windows rewind from one step to the next (each step
         // has its own inner samples): every step must equal the same query evaluated alone.

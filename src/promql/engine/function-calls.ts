@@ -26,7 +26,7 @@ export interface RangeCall {
   readonly matrixArg: number;
   /** rate, increase and irate note a metric whose name does not look like a counter's. */
   readonly counter: boolean;
-  /** rate and increase read each series' counter resets (Window.resets), found once per series. */
+  /** rate, increase and resets read each series' counter resets (Window.resets), found once per series. */
   readonly readsResets: boolean;
   /** last_over_time keeps the metric name; the others drop it. */
   readonly keepsName: boolean;
@@ -133,7 +133,7 @@ export const FUNCTION_CALLS: { readonly [N in FunctionName]: FunctionCall } = {
   quantile_over_time: overRange(range.quantile_over_time, { matrixArg: 1, checkArgs: warnQuantiles }),
   rad: eachValue(elementwise.rad),
   rate: overRange(range.rate, { counter: true, readsResets: true }),
-  resets: overRange(range.resets),
+  resets: overRange(range.resets, { readsResets: true }),
   round: eachValue(elementwise.round),
   scalar: evaluated(vector.scalar),
   sgn: eachValue(elementwise.sgn),

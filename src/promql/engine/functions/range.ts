@@ -194,10 +194,14 @@ export const changes: RangeFunction = (_ts, vs, lo, hi) => {
   }
   return changes;
 };
-export const resets: RangeFunction = (_ts, vs, lo, hi) => {
-  let resets = 0;
-  for (let i = lo + 1; i < hi; i++) if (vs[i] < vs[i - 1]) resets++;
-  return resets;
+/** The resets in a window: those of the series' reset indices that fall inside it (Window.resets). */
+export const resets: RangeFunction = (_ts, _vs, lo, hi, w) => {
+  let r = w.resetCursor;
+  while (r < w.resetCount && w.resets[r] <= lo) r++;
+  w.resetCursor = r;
+  let end = r;
+  while (end < w.resetCount && w.resets[end] < hi) end++;
+  return end - r;
 };
 export const avg_over_time: RangeFunction = (_ts, vs, lo, hi) => avgOverTime(vs, lo, hi);
 export const sum_over_time: RangeFunction = (_ts, vs, lo, hi) => sumOverTime(vs, lo, hi);
