@@ -7,7 +7,8 @@
  *   while held; on release the same record with `"releasedAt"` added. The file stays between runs
  *   on purpose: a start rewrites it in place, inside blocks it already has, so a start on a full
  *   disk takes the lock as it did before the disk filled (a fresh file's first block could not be
- *   allocated there).
+ *   allocated there). Where even that fails (no lock file yet, copy-on-write, no inode left) the
+ *   process runs unlocked with a warning rather than refuse a start that worked before the lock.
  * - The holder is alive when it is on this host, the host has not rebooted since (`bootId`, the
  *   kernel's boot id), `process.kill(pid, 0)` finds the pid, and that pid's start time (field 22
  *   of /proc/<pid>/stat) is the recorded `procStart` — a pid reused by another process after the
@@ -225,6 +226,11 @@ export function acquireDataDirLock(dir: string, options: LockOptions = {}): Data
   try {
     closeSync(openSync(acquirePath, "wx"));
   } catch (err) {
+    if (isNoSpace(err)) {
+      // Not even an empty file fits (no inode left): refuse a live holder, else run unlocked.
+      refuseLiveHolder(dir, path, self);
+      return unlocked(dir, path, "lock.acquire could not be created");
+    }
     if (errCode(err) !== "EEXIST") {
       throw new Error(
         `data dir ${dir}: cannot create ${acquirePath} to take the lock: ${(err as Error).message}`,
@@ -234,11 +240,7 @@ export function acquireDataDirLock(dir: string, options: LockOptions = {}): Data
       );
     }
     // Someone is judging the lock right now (and will hold it), or was killed doing so.
-    const { rec } = readRecord(path);
-    if (rec) {
-      const holder = judgeHolder(rec, self);
-      if (holder !== "gone") throw new DataDirInUseError(dir, rec, inUseMessage(dir, rec, holder));
-    }
+    refuseLiveHolder(dir, path, self);
     throw new DataDirInUseError(
       dir,
       null,
@@ -257,13 +259,26 @@ export function acquireDataDirLock(dir: string, options: LockOptions = {}): Data
   }
 }
 
+/** Throws DataDirInUseError if `lock` names a holder that still runs (or cannot be checked). */
+function refuseLiveHolder(dir: string, path: string, self: LockIdentity): void {
+  const { rec } = readRecord(path);
+  if (!rec) return;
+  const holder = judgeHolder(rec, self);
+  if (holder !== "gone") throw new DataDirInUseError(dir, rec, inUseMessage(dir, rec, holder));
+}
+
+function unlocked(dir: string, path: string, what: string): DataDirLock {
+  return {
+    path,
+    locked: false,
+    warning: `data dir ${dir}: the disk is full, so ${what}: running without the data-dir lock (a second process on this data dir is not refused); free space and restart to lock it`,
+    release: () => {},
+  };
+}
+
 /** Judges and writes `lock`; only ever called while holding lock.acquire. */
 function takeLock(dir: string, path: string, self: LockIdentity, now: () => Date): DataDirLock {
-  const { rec: previous } = readRecord(path);
-  if (previous) {
-    const holder = judgeHolder(previous, self);
-    if (holder !== "gone") throw new DataDirInUseError(dir, previous, inUseMessage(dir, previous, holder));
-  }
+  refuseLiveHolder(dir, path, self);
   const mine: LockRecord = {
     pid: self.pid,
     hostname: self.hostname,
@@ -283,7 +298,14 @@ function takeLock(dir: string, path: string, self: LockIdentity, now: () => Date
         cause: err,
       });
     }
-    fd = openSync(path, "wx");
+    try {
+      fd = openSync(path, "wx");
+    } catch (err) {
+      if (isNoSpace(err)) return unlocked(dir, path, `the lock file ${path} could not be created`);
+      throw new Error(`data dir ${dir}: cannot create the lock file ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     created = true;
   }
   try {
@@ -297,12 +319,7 @@ function takeLock(dir: string, path: string, self: LockIdentity, now: () => Date
     }
     // A file left empty or half-written would only be garbage for the next start to take over.
     if (created) unlinkQuietly(path);
-    return {
-      path,
-      locked: false,
-      warning: `data dir ${dir}: the disk is full, so the lock file ${path} could not be written: running without the data-dir lock (a second process on this data dir is not refused); free space and restart to lock it`,
-      release: () => {},
-    };
+    return unlocked(dir, path, `the lock file ${path} could not be written`);
   }
   closeSync(fd);
   let released = false;

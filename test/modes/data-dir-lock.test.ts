@@ -268,6 +268,34 @@ describe("the data-dir lock on a full disk", {
     }
   });
 
+  it("with no inode left for lock.acquire, still refuses a live holder, else runs unlocked", () => {
+    // tmpfs's inode limit rides on the size option (mountTmpfs passes it through).
+    const dir = mountTmpfs("1m,nr_inodes=64", "mim-lock-full-");
+    assert.ok(dir);
+    try {
+      const me = currentIdentity();
+      writeRecord(dir, record({ pid: process.pid, procStart: me.procStart }));
+      for (let i = 0; ; i++) {
+        try {
+          writeFileSync(join(dir, `f${i}`), "");
+        } catch (err) {
+          assert.equal((err as NodeJS.ErrnoException).code, "ENOSPC");
+          break;
+        }
+      }
+      assertInUse(() => acquireDataDirLock(dir), new RegExp(`in use by pid ${process.pid} `));
+      writeRecord(dir, record());
+      const lock = acquireDataDirLock(dir);
+      assert.equal(lock.locked, false);
+      assert.match(
+        String(lock.warning),
+        /lock\.acquire could not be created: running without the data-dir lock/,
+      );
+    } finally {
+      unmountTmpfs(dir);
+    }
+  });
+
   it("a service on a data dir from before the lock existed still starts, and logs why it is not locked", async () => {
     const dir = mountTmpfs("4m", "mim-lock-full-");
     assert.ok(dir);
