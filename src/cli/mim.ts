@@ -4,6 +4,7 @@ import { Command, Option } from "commander";
 import { DEFAULT_LIMITS } from "../api/context.js";
 import { isDiskFull } from "../auth/errors.js";
 import { formatDurationMs } from "../config/duration.js";
+import { acquireDataDirLock } from "../modes/data-dir-lock.js";
 import { displayUrl } from "../remote/sender/index.js";
 import { Tsdb } from "../tsdb/tsdb.js";
 import { ApiClient } from "./api-client.js";
@@ -103,6 +104,7 @@ serveOptions(
       `mim: serving ${service.url} on remote storage: writes to ${st.url} (queue in ${resolve(flags.dataDir)}, ${st.queuedSamples} samples queued), queries to ${displayUrl(flags.remoteQueryUrl ?? "")}.`,
     );
   }
+  if (service.dataDirLock.warning) say(`mim: ${service.dataDirLock.warning}.`);
   if (service.adminKey.generated)
     say(`mim: generated an admin key into ${service.adminKey.source} (mode 0600).`);
   if (flags.cliConfig && service.adminKey.source !== "env") {
@@ -149,18 +151,33 @@ serveOptions(
 });
 
 storeOptions(
-  program.command("inspect").description("open a data directory, report recovery and contents, and exit"),
-).action((flags: StoreFlags) => {
-  const db = openStore(flags, (m) => console.error(m));
-  const q = db.querier(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-  console.log(
-    JSON.stringify(
-      { recovery: db.recovery, stats: db.stats(), metrics: q.labelValues("__name__").length },
-      null,
-      2,
+  program
+    .command("inspect")
+    .description(
+      "open a data directory (not one a running mim holds), report recovery and contents, and exit",
     ),
-  );
-  db.close();
+).action((flags: StoreFlags) => {
+  // Opening the store writes (log replay, start-up checkpoint, salvage of a damaged file), so a
+  // live data dir is refused like a second `mim serve`, before anything is opened.
+  const lock = acquireDataDirLock(resolve(flags.dataDir));
+  if (lock.warning) console.error(`mim: ${lock.warning}.`);
+  try {
+    const db = openStore(flags, (m) => console.error(m));
+    try {
+      const q = db.querier(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      console.log(
+        JSON.stringify(
+          { recovery: db.recovery, stats: db.stats(), metrics: q.labelValues("__name__").length },
+          null,
+          2,
+        ),
+      );
+    } finally {
+      db.close();
+    }
+  } finally {
+    lock.release();
+  }
 });
 
 /** The admin API client from flags, env or the local CLI config, as crusoe builds it. */

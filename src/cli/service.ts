@@ -26,6 +26,7 @@ import {
 import { loadScrapeConfig, type ScrapeConfig, type Scraper, startScraper } from "../ingest/scrape/index.js";
 import { SelfMetrics } from "../metrics/self-metrics.js";
 import { CloseStack } from "../modes/close-stack.js";
+import type { DataDirLock } from "../modes/data-dir-lock.js";
 import { openStorage } from "../modes/open.js";
 import { isTenantPerProject, type RemoteStorageConfig } from "../modes/remote.js";
 import type { ServiceStorage } from "../modes/storage.js";
@@ -99,6 +100,8 @@ export interface RunningService {
   remote?: RemoteWriteStorage;
   /** The opened storage mode, as every part of the service sees it. */
   storage: ServiceStorage;
+  /** `<data-dir>/lock`, held until close (src/modes/data-dir-lock.ts). */
+  dataDirLock: DataDirLock;
   /** Where producers write: the embedded store, or the remote-write queue. */
   appendable: Appendable;
   tokens: TokenStore;
@@ -221,6 +224,7 @@ export async function startService(cfg: ServiceConfig): Promise<RunningService> 
       url,
       adminKey,
       storage,
+      dataDirLock: opened.dataDirLock,
       db: opened.db,
       queryPool: opened.queryPool,
       remote: opened.remoteQueue,

@@ -3,6 +3,8 @@
  * the metadata database and the token stores (embedded SQLite, or PostgreSQL shared by replicas,
  * with the rules' lease), then the samples' side (embedded store and query workers, or the
  * remote-write queue and the engine's query API). Closing goes in reverse.
+ * Before any of it, the data directory's lock (data-dir-lock.ts): a second process on the same
+ * directory is refused before it opens or replays anything; the lock is released last.
  */
 import type pino from "pino";
 import { openMetaDb } from "../auth/meta-db.js";
@@ -14,6 +16,7 @@ import { SOLE_LEADER } from "../rules/leadership.js";
 import type { SyncMode } from "../tsdb/sqlite-store.js";
 import { Tsdb } from "../tsdb/tsdb.js";
 import { CloseStack } from "./close-stack.js";
+import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.js";
 import { embeddedSamples } from "./embedded.js";
 import { openRemoteSamples, type RemoteStorageConfig } from "./remote.js";
 import type { SampleStorage, ServiceStorage } from "./storage.js";
@@ -39,20 +42,27 @@ export interface StorageConfig {
 /** The opened mode, and for the composition root (and its tests) the parts it was made of. */
 export interface OpenedStorage {
   storage: ServiceStorage;
+  /** Held until `storage.close()`; `locked` is false only on a disk too full to write it. */
+  dataDirLock: DataDirLock;
   db?: Tsdb;
   queryPool?: QueryPool;
   remoteQueue?: RemoteWriteStorage;
 }
 
 export async function openStorage(cfg: StorageConfig, logger: pino.Logger): Promise<OpenedStorage> {
-  const meta = openMetaDb(cfg.dataDir, (m) => logger.warn({ component: "tokens" }, m));
+  // First: throws DataDirInUseError (naming the holder) before anything in the directory is opened.
+  const dataDirLock = acquireDataDirLock(cfg.dataDir);
+  if (dataDirLock.warning) logger.warn({ component: "data-dir" }, dataDirLock.warning);
   const closers = new CloseStack((err) => logger.error({ err }, "error while closing the storage"));
-  closers.push(() => {
-    meta.close();
-  });
+  // Pushed first, so released last: after every file of the directory is closed.
+  closers.push(() => dataDirLock.release());
   const closeAll = () => closers.closeAll();
   try {
-    const opened: Omit<OpenedStorage, "storage"> = {};
+    const meta = openMetaDb(cfg.dataDir, (m) => logger.warn({ component: "tokens" }, m));
+    closers.push(() => {
+      meta.close();
+    });
+    const opened: Omit<OpenedStorage, "storage"> = { dataDirLock };
     let samples: SampleStorage;
     if (cfg.remote) {
       const remote = openRemoteSamples({

@@ -3,7 +3,7 @@
  * block (root only; skipped otherwise):
  * - it starts with its data directory on the full disk, after a clean stop and after a crash
  *   (log records to replay, whose start-up checkpoint is deferred), serves the stored data, and
- *   /-/healthy and /-/ready answer 200;
+ *   /-/healthy and /-/ready answer 200, holding the data dir's lock (a second start is refused);
  * - every write path refuses with 503, Retry-After and Prometheus's error shape ("out of disk
  *   space"): remote write, token creation and revocation (monitoring and ingest); the metering
  *   gateway's flush reports the failure without throwing and keeps its totals for the next flush;
@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { type RunningService, startService } from "../../src/cli/service.js";
 import { Flusher, Meter } from "../../src/gateway/index.js";
 import { encodeRemoteWriteBody } from "../../src/ingest/remote-write/index.js";
+import { DataDirInUseError } from "../../src/modes/data-dir-lock.js";
 import { DiskFullError, labelsFromObject } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
 import { testServiceConfig } from "../support/service-config.js";
@@ -206,6 +207,9 @@ describe("the embedded service on a full disk", {
       // refuses; the crashed tsdb.sqlite still has its own.
       assert.match(logText(), /meta\.db: the disk is full/);
       assert.match(logText(), /start-up checkpoint is deferred/);
+      // The lock file of the earlier runs is rewritten in place: held on the full disk as well.
+      assert.equal(s.dataDirLock.locked, true);
+      await assert.rejects(startService(config), DataDirInUseError);
       assert.equal((await call(s, "/-/healthy")).status, 200);
       const ready = await call(s, "/-/ready");
       assert.equal(ready.status, 200, ready.text);

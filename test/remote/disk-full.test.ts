@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { type RunningService, startService } from "../../src/cli/service.js";
 import { Flusher, Meter } from "../../src/gateway/index.js";
 import { encodeRemoteWriteBody } from "../../src/ingest/remote-write/index.js";
+import { DataDirInUseError } from "../../src/modes/data-dir-lock.js";
 import { RemoteWriteStorage } from "../../src/remote/sender/index.js";
 import { DiskFullError, labelsFromObject } from "../../src/storage/index.js";
 import { type EngineHandle, engineSkip, startPrometheus } from "../support/engines.js";
@@ -185,6 +186,9 @@ describe("the service in remote mode on a full disk", {
       s = await startService(config);
       const logText = () => logs.join("");
       assert.match(logText(), /meta\.db: the disk is full/);
+      // The lock file of the earlier run is rewritten in place: held on the full disk as well.
+      assert.equal(s.dataDirLock.locked, true);
+      await assert.rejects(startService(config), DataDirInUseError);
       assert.equal((await call(s, "/-/healthy")).status, 200);
       const ready = await call(s, "/-/ready");
       assert.equal(ready.status, 200, ready.text);
