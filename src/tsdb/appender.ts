@@ -23,8 +23,8 @@ export interface AppendTarget {
   seriesByRef(ref: SeriesRef): MemSeries | undefined;
   /** Finds or creates the series (in memory only); throws InvalidLabelsError. */
   getOrCreateSeries(labels: Labels): MemSeries;
-  /** Samples older than this are outside retention. */
-  minValidTime(): number;
+  /** Whether a sample at `t` is older than the retention window (`t < minValidTime()`). */
+  isOutsideRetention(t: number): boolean;
   /** Newest accepted value of a series (bit-exact), for duplicate detection. */
   appendValue(id: number): number;
   setAppendValue(id: number, v: number): void;
@@ -78,7 +78,7 @@ export class TsdbAppender implements Appender {
       }
     }
     checkSample(s.labels, t, v);
-    if (t < this.db.minValidTime()) {
+    if (this.db.isOutsideRetention(t)) {
       throw new OutOfBoundsSampleError(
         `sample at ${t} of ${formatLabels(s.labels)} is older than the retention window`,
       );

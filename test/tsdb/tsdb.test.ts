@@ -232,6 +232,22 @@ describe("per-sample errors", () => {
     late.rollback();
     db.close();
   });
+
+  it("measures retention from the clock when the newest sample is ahead of it, reading it per sample", () => {
+    let now = 10_000_000;
+    const { db } = fresh({ retentionMs: 60_000, now: () => now });
+    const app = db.appender();
+    app.append(0, up, 20_000_000, 1); // ten thousand seconds ahead of the clock
+    app.commit();
+    const late = db.appender();
+    const other = labelsFromObject({ __name__: "other" });
+    late.append(0, other, now - 60_000, 1); // exactly at the edge: inside
+    now += 5_000; // the clock moves on while the batch is open
+    assert.throws(() => late.append(0, other, now - 60_001, 2), OutOfBoundsSampleError);
+    late.append(0, other, now - 60_000, 2);
+    late.commit();
+    db.close();
+  });
 });
 
 describe("batches", () => {
