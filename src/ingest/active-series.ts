@@ -3,12 +3,13 @@
  * series past the cap is refused, series already active keep being written. The count is kept
  * here, in front of the store, so it holds the same in embedded and remote mode and costs one hash
  * look-up per series of a request, not per sample. A series is known by the store's 52-bit hash of its
- * labels (labelsHash): a collision lets one new series pass as known, which the cap can afford.
+ * labels (labelsHash): a collision lets one new series pass as known, which the cap can afford. The
+ * caller hashes the labels and hands the same hash to the store's appender, so a guarded series is
+ * hashed once, not twice.
  *
  * After a restart the counts start from zero and fill up again within one idle window, as
  * Mimir's active-series tracker does.
  */
-import { type Labels, labelsHash } from "../storage/index.js";
 
 export const ACTIVE_SERIES_IDLE_MS = 20 * 60_000;
 
@@ -27,10 +28,13 @@ export class ActiveSeries {
     private readonly idleMs: number = ACTIVE_SERIES_IDLE_MS,
   ) {}
 
-  /** Whether `labels` may be written for `project` now; true marks the series active. */
-  admit(project: string, labels: Labels): boolean {
+  /**
+   * Whether the series whose normalised labels hash to `hash` (labelsHash) may be written for
+   * `project`; true marks it active. `now` is the caller's clock reading for the whole request, so
+   * the clock is read once a request, not once a series.
+   */
+  admit(project: string, hash: number, now: number = this.now()): boolean {
     if (this.maxPerProject <= 0) return true;
-    const now = this.now();
     let p = this.projects.get(project);
     if (!p) {
       p = { lastSeen: new Map(), sweptAt: now };
@@ -38,9 +42,8 @@ export class ActiveSeries {
     }
     // Sweeping once a minute keeps the cost per request flat and the count at most a minute stale.
     if (now - p.sweptAt >= 60_000) this.sweep(p, now);
-    const key = labelsHash(labels);
-    if (p.lastSeen.has(key) || p.lastSeen.size < this.maxPerProject) {
-      p.lastSeen.set(key, now);
+    if (p.lastSeen.has(hash) || p.lastSeen.size < this.maxPerProject) {
+      p.lastSeen.set(hash, now);
       return true;
     }
     return false;

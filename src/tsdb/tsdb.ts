@@ -403,9 +403,11 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     return this.byId[ref];
   }
 
-  getOrCreateSeries(labels: Labels): MemSeries {
-    const normalized = normalizeLabels(labels);
-    const found = this.byHash.get(labelsHash(normalized));
+  getOrCreateSeries(labels: Labels, hash?: number): MemSeries {
+    // A caller that passes the hash has normalised the labels already (the remote-write receiver
+    // does, for its checks): doing both again cost as much as the rest of the look-up.
+    const normalized = hash === undefined ? normalizeLabels(labels) : labels;
+    const found = this.byHash.get(hash ?? labelsHash(normalized));
     if (found !== undefined) {
       if (!Array.isArray(found)) {
         if (labelsEqual(found.labels, normalized)) return found;

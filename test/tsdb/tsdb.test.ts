@@ -7,6 +7,7 @@ import {
   isStaleNaN,
   type Label,
   labelsFromObject,
+  labelsHash,
   Matcher,
   OutOfBoundsSampleError,
   OutOfOrderSampleError,
@@ -206,6 +207,21 @@ describe("per-sample errors", () => {
     app.append(0, up, 1000, 1);
     app.commit();
     assert.equal(readAll(db.querier(...ALL)).length, 1, "good sample of the same batch is kept");
+    db.close();
+  });
+
+  it("finds the same series by the caller's hash of normalised labels as by the labels alone", () => {
+    const { db } = fresh();
+    const app = db.appender();
+    const a = app.append(0, up, 1000, 1);
+    const b = app.append(0, up, 2000, 2, labelsHash(up));
+    const other = labelsFromObject({ __name__: "other" });
+    const c = app.append(0, other, 2000, 2, labelsHash(other));
+    assert.equal(a, b);
+    assert.notEqual(a, c);
+    assert.equal(app.append(0, other, 3000, 3), c);
+    app.commit();
+    assert.equal(readAll(db.querier(...ALL)).length, 2);
     db.close();
   });
 
