@@ -63,3 +63,38 @@ describe("active-series guard without store refs", () => {
     assert.deepEqual(store.appended, ["m,a,p@1000000", "m,b,p@1000000", "m,a,p@1001000", "m,b,p@1001000"]);
   });
 });
+
+describe("ActiveSeries", () => {
+  const MIN = 60_000;
+
+  it("frees a series 20 minutes after its last write, not before", () => {
+    const a = new ActiveSeries(2, () => 0);
+    assert.equal(a.admit("p", 11, 0), true);
+    assert.equal(a.admit("p", 22, 0), true);
+    assert.equal(a.admit("p", 33, 0), false);
+    assert.equal(a.admit("q", 33, 0), true, "each project has its own count");
+    assert.equal(a.admit("p", 11, 10 * MIN), true);
+    assert.equal(a.admit("p", 33, 19 * MIN), false, "22 was written 19 minutes ago");
+    assert.equal(a.admit("p", 33, 21 * MIN), true, "22 went idle; 11 was written 11 minutes ago");
+    assert.equal(a.admit("p", 44, 21 * MIN), false);
+    assert.equal(a.admit("p", 11, 21 * MIN), true);
+  });
+
+  it("holds many 52-bit hashes, the cap exactly, through growth and sweeps", () => {
+    const a = new ActiveSeries(5000, () => 0);
+    // Distinct, spread over the whole 52 bits (5001 × 900000000007 < 2^52).
+    const hashes = Array.from({ length: 5001 }, (_, i) => (i + 1) * 900_000_000_007);
+    hashes.push(0, 2 ** 52 - 1);
+    for (let i = 0; i < 5000; i++) assert.equal(a.admit("p", hashes[i], 0), true);
+    assert.equal(a.admit("p", hashes[5000], 0), false);
+    assert.equal(a.admit("p", 0, 0), false);
+    for (let i = 0; i < 5000; i += 2) assert.equal(a.admit("p", hashes[i], 15 * MIN), true);
+    // At 25 minutes the odd ones (last written at 0) go idle.
+    assert.equal(a.admit("p", 0, 25 * MIN), true);
+    assert.equal(a.admit("p", 2 ** 52 - 1, 25 * MIN), true);
+    for (let i = 0; i < 5000; i += 2) assert.equal(a.admit("p", hashes[i], 25 * MIN), true);
+    let admitted = 0;
+    for (let i = 1; i < 5000; i += 2) if (a.admit("p", hashes[i], 25 * MIN)) admitted++;
+    assert.equal(admitted, 5000 - 2500 - 2);
+  });
+});
