@@ -3,11 +3,14 @@
  *  1. Gateway added latency: p50/p99 through the gateway against calling the upstream directly.
  *  2. Gateway requests/s at saturation on one core.
  *  3. Remote-write samples/s into this service and into Prometheus 2.42 fed identical payloads.
+ *  4. Remote-write in one process, no HTTP: the store alone, the receiver, the receiver with the
+ *     tenant guard (bench/remote-write-inproc.ts).
  * The last line is JSON with every figure.
  */
 import { measureAddedLatency } from "./gateway-latency.js";
 import { measureSaturation } from "./gateway-saturation.js";
 import { runRemoteWriteComparison } from "./remote-write.js";
+import { runInProcessRemoteWrite } from "./remote-write-inproc.js";
 
 const f = (x: number) => `${x.toFixed(3)} ms`;
 const summary: Record<string, number> = {};
@@ -31,4 +34,5 @@ for (const r of await measureSaturation()) {
 }
 
 Object.assign(summary, await runRemoteWriteComparison());
+Object.assign(summary, runInProcessRemoteWrite());
 console.log(JSON.stringify(summary));

@@ -19,6 +19,7 @@ import {
   getLabel,
   type Label,
   type Labels,
+  labelsHash,
   normalizeLabels,
   SampleError,
   type SeriesRef,
@@ -62,6 +63,8 @@ export function receiveRemoteWrite(
   /** The limit that refused the current series, if one did. */
   let refusedBy: IngestRefusal | null = null;
   let ref: SeriesRef = 0;
+  /** labelsHash of the current series' labels: the guard's key, and handed to the store. */
+  let hash = 0;
   let rejected = 0;
   let firstError: string | undefined;
   const refused: Partial<Record<IngestRefusal, number>> = {};
@@ -102,8 +105,9 @@ export function receiveRemoteWrite(
             labels = null;
             return;
           }
+          hash = labelsHash(labels);
           const project = getLabel(labels, PROJECT_LABEL);
-          if (guard && !guard.activeSeries.admit(project, labels)) {
+          if (guard && !guard.activeSeries.admit(project, hash, guard.now)) {
             firstError ??= `series ${clipLabels(labels)} would exceed project ${JSON.stringify(project)}'s limit of ${guard.limits.maxSeriesPerProject} active series (--ingest-max-series-per-project); series written in the last ${formatDurationMs(ACTIVE_SERIES_IDLE_MS)} count`;
             refusedBy = "series_limit";
             labels = null;
@@ -125,7 +129,7 @@ export function receiveRemoteWrite(
               continue;
             }
             try {
-              ref = app.append(ref, labels, ts[i], vs[i]);
+              ref = app.append(ref, labels, ts[i], vs[i], hash);
             } catch (err) {
               if (!(err instanceof SampleError)) throw err;
               reject(1, err.message);

@@ -18,8 +18,13 @@ export interface Appender {
    * sample when it is rejected (invalid labels or timestamp, out of order, duplicate timestamp with
    * a different value, older than retention); a rejected sample leaves the rest of the batch intact.
    * Timestamps are integer milliseconds.
+   *
+   * `hash`, optional: a caller that has already normalised `labels` (`normalizeLabels`) and hashed
+   * them (`labelsHash`) for its own use passes the hash, and the store neither normalises nor hashes
+   * them again. Pass it only for labels exactly so normalised: like a ref, the store trusts it.
+   * Stores that key series otherwise may ignore it.
    */
-  append(ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef;
+  append(ref: SeriesRef, labels: Labels, t: number, v: number, hash?: number): SeriesRef;
   /**
    * Makes the accepted samples durable and visible, all of them or none (then it throws
    * `StorageError`). The only samples left out are those another batch made out of order by

@@ -21,10 +21,13 @@ import type { MemSeries } from "./mem-series.js";
 /** What the appender needs from the database; implemented by Tsdb. */
 export interface AppendTarget {
   seriesByRef(ref: SeriesRef): MemSeries | undefined;
-  /** Finds or creates the series (in memory only); throws InvalidLabelsError. */
-  getOrCreateSeries(labels: Labels): MemSeries;
-  /** Samples older than this are outside retention. */
-  minValidTime(): number;
+  /**
+   * Finds or creates the series (in memory only); throws InvalidLabelsError. With `hash`, the labels
+   * are already normalised and this is their labelsHash (the Appender contract).
+   */
+  getOrCreateSeries(labels: Labels, hash?: number): MemSeries;
+  /** Whether a sample at `t` is older than the retention window (`t < minValidTime()`). */
+  isOutsideRetention(t: number): boolean;
   /** Newest accepted value of a series (bit-exact), for duplicate detection. */
   appendValue(id: number): number;
   setAppendValue(id: number, v: number): void;
@@ -65,12 +68,12 @@ export class TsdbAppender implements Appender {
     this.vs = b?.vs ?? new Float64Array(INITIAL_CAPACITY);
   }
 
-  append(ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef {
+  append(ref: SeriesRef, labels: Labels, t: number, v: number, hash?: number): SeriesRef {
     if (this.done) throw new Error("appender already committed or rolled back");
     let s = ref > 0 ? this.db.seriesByRef(ref) : undefined;
     if (s === undefined) {
       try {
-        s = this.db.getOrCreateSeries(labels);
+        s = this.db.getOrCreateSeries(labels, hash);
       } catch (err) {
         if (err instanceof InvalidLabelsError)
           throw new InvalidSampleLabelsError(`invalid series: ${err.message}`);
@@ -78,7 +81,7 @@ export class TsdbAppender implements Appender {
       }
     }
     checkSample(s.labels, t, v);
-    if (t < this.db.minValidTime()) {
+    if (this.db.isOutsideRetention(t)) {
       throw new OutOfBoundsSampleError(
         `sample at ${t} of ${formatLabels(s.labels)} is older than the retention window`,
       );

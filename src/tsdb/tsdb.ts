@@ -403,9 +403,11 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     return this.byId[ref];
   }
 
-  getOrCreateSeries(labels: Labels): MemSeries {
-    const normalized = normalizeLabels(labels);
-    const found = this.byHash.get(labelsHash(normalized));
+  getOrCreateSeries(labels: Labels, hash?: number): MemSeries {
+    // A caller that passes the hash has normalised the labels already (the remote-write receiver
+    // does, for its checks): doing both again cost as much as the rest of the look-up.
+    const normalized = hash === undefined ? normalizeLabels(labels) : labels;
+    const found = this.byHash.get(hash ?? labelsHash(normalized));
     if (found !== undefined) {
       if (!Array.isArray(found)) {
         if (labelsEqual(found.labels, normalized)) return found;
@@ -428,9 +430,18 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     return s.lastT;
   }
 
+  /** Samples older than this are outside retention: the window ends at the newest sample, or now if that is earlier. */
   minValidTime(): number {
     if (this.headMaxT === Number.NEGATIVE_INFINITY) return Number.NEGATIVE_INFINITY;
     return Math.min(this.headMaxT, this.options.now()) - this.options.retentionMs;
+  }
+
+  isOutsideRetention(t: number): boolean {
+    // minValidTime() ≤ headMaxT − retention, so a sample at or after that is inside without a
+    // look at the clock: the clock read, once ~9 % of ingest per sample, is left to samples near
+    // the edge (or a head ahead of the clock). Same answer as `t < minValidTime()`.
+    if (t >= this.headMaxT - this.options.retentionMs) return false;
+    return t < this.minValidTime();
   }
 
   private blockOf(t: number): number {

@@ -7,6 +7,7 @@ import {
   isStaleNaN,
   type Label,
   labelsFromObject,
+  labelsHash,
   Matcher,
   OutOfBoundsSampleError,
   OutOfOrderSampleError,
@@ -209,6 +210,21 @@ describe("per-sample errors", () => {
     db.close();
   });
 
+  it("finds the same series by the caller's hash of normalised labels as by the labels alone", () => {
+    const { db } = fresh();
+    const app = db.appender();
+    const a = app.append(0, up, 1000, 1);
+    const b = app.append(0, up, 2000, 2, labelsHash(up));
+    const other = labelsFromObject({ __name__: "other" });
+    const c = app.append(0, other, 2000, 2, labelsHash(other));
+    assert.equal(a, b);
+    assert.notEqual(a, c);
+    assert.equal(app.append(0, other, 3000, 3), c);
+    app.commit();
+    assert.equal(readAll(db.querier(...ALL)).length, 2);
+    db.close();
+  });
+
   it("treats an empty label value as no label", () => {
     const { db } = fresh();
     const app = db.appender();
@@ -230,6 +246,22 @@ describe("per-sample errors", () => {
       OutOfBoundsSampleError,
     );
     late.rollback();
+    db.close();
+  });
+
+  it("measures retention from the clock when the newest sample is ahead of it, reading it per sample", () => {
+    let now = 10_000_000;
+    const { db } = fresh({ retentionMs: 60_000, now: () => now });
+    const app = db.appender();
+    app.append(0, up, 20_000_000, 1); // ten thousand seconds ahead of the clock
+    app.commit();
+    const late = db.appender();
+    const other = labelsFromObject({ __name__: "other" });
+    late.append(0, other, now - 60_000, 1); // exactly at the edge: inside
+    now += 5_000; // the clock moves on while the batch is open
+    assert.throws(() => late.append(0, other, now - 60_001, 2), OutOfBoundsSampleError);
+    late.append(0, other, now - 60_000, 2);
+    late.commit();
     db.close();
   });
 });

@@ -35,6 +35,12 @@ export class RemoteWriteAppender implements Appender {
   private vs = new Float64Array(INITIAL_CAPACITY);
   private count = 0;
   private done = false;
+  /**
+   * The clock, read at the batch's first append: a series' last use only has to be right to the
+   * minute (the sweep forgets series idle for minutes, and revives those a batch still holds at
+   * commit), so one read a batch will do, not one a sample.
+   */
+  private at = Number.NaN;
 
   constructor(private readonly target: AppendTarget) {}
 
@@ -58,7 +64,8 @@ export class RemoteWriteAppender implements Appender {
     this.ts[n] = t;
     this.vs[n] = v;
     this.count = n + 1;
-    e.lastUsed = this.target.now();
+    if (Number.isNaN(this.at)) this.at = this.target.now();
+    e.lastUsed = this.at;
     return e.id;
   }
 
