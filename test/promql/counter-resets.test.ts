@@ -1,6 +1,6 @@
 /**
- * rate(), increase() and resets() find a series' counter resets once and visit only those inside each
- * window: checked bit for bit against the per-window scan Prometheus does, on random counters
+ * rate(), increase(), resets() and changes() find a series' resets (or changes) once and visit
+ * only those inside each window: checked bit for bit against the per-window scan Prometheus does, on random counters
  * with resets, NaNs and irregular spacing, as plain selectors and under subqueries (whose windows
  * rewind).
  */
@@ -63,11 +63,24 @@ function referenceResets(ts: number[], vs: number[], end: number, range: number)
   return any ? n : undefined;
 }
 
+/** changes(): how many samples of the window differ from the one before them (NaN equals NaN). */
+function referenceChanges(ts: number[], vs: number[], end: number, range: number): number | undefined {
+  let n = 0;
+  let any = false;
+  for (let i = 0; i < ts.length; i++) {
+    if (!(ts[i] > end - range && ts[i] <= end)) continue;
+    if (any && vs[i] !== vs[i - 1] && !(Number.isNaN(vs[i]) && Number.isNaN(vs[i - 1]))) n++;
+    any = true;
+  }
+  return any ? n : undefined;
+}
+
 const counter = fc.array(
   fc.record({
     gap: fc.integer({ min: 1, max: 40 }),
     step: fc.oneof(
       { weight: 8, arbitrary: fc.double({ min: 0, max: 1e6, noNaN: true }) },
+      { weight: 2, arbitrary: fc.constant(0) }, // unchanged
       { weight: 2, arbitrary: fc.constant(-1) }, // a reset: back to a small value
       { weight: 1, arbitrary: fc.constant(Number.NaN) },
     ),
@@ -82,7 +95,7 @@ function pointsOf(value: QueryValue): Map<number, number> {
   return out;
 }
 
-test("rate, increase and resets equal the per-window scan bit for bit", () => {
+test("rate, increase, resets and changes equal the per-window scan bit for bit", () => {
   const engine = newEngine();
   fc.assert(
     fc.property(counter, fc.integer({ min: 30, max: 900 }), fc.boolean(), (points, rangeS, isRate) => {
@@ -122,6 +135,12 @@ test("rate, increase and resets equal the per-window scan bit for bit", () => {
         );
         for (let at = 0; at <= t + 60_000; at += step) {
           assert.equal(counted.get(at), referenceResets(ts, vs, at, rangeS * 1000), `resets at ${at}`);
+        }
+        const changed = pointsOf(
+          engine.rangeQuery(store, `changes(c_total[${rangeS}s])`, 0, t + 60_000, step).value,
+        );
+        for (let at = 0; at <= t + 60_000; at += step) {
+          assert.equal(changed.get(at), referenceChanges(ts, vs, at, rangeS * 1000), `changes at ${at}`);
         }
         // Over a subquery, a range query's windows rewind from one step to the next (each step
         // has its own inner samples): every step must equal the same query evaluated alone.

@@ -9,7 +9,7 @@ import { ExecutionError } from "../errors.js";
 import type { Evaluator } from "./evaluator.js";
 import { type ElementwiseCall, functionCall, type RangeCall } from "./function-calls.js";
 import { scalarArg, unwrap, vectorArg } from "./functions/args.js";
-import { findResets, type Window } from "./functions/range.js";
+import { findMarks, type Window } from "./functions/range.js";
 import { type EvalValue, newStepSeries, type StepSeries, stepTime } from "./types.js";
 
 export function evalCall(ev: Evaluator, call: Call): EvalValue {
@@ -87,9 +87,9 @@ function evalRangeFunction(
     range: 0,
     stepT: 0,
     args,
-    resets: new Int32Array(0),
-    resetCount: 0,
-    resetCursor: 0,
+    marks: new Int32Array(0),
+    markCount: 0,
+    markCursor: 0,
   };
   /** All steps of one series: slide the window over its samples with two indices. */
   const scratch = sink ? newStepSeries([], n) : null;
@@ -101,7 +101,7 @@ function evalRangeFunction(
       o.dropName = dropName;
       o.present.fill(0);
     } else o = newStepSeries(metric, n, dropName);
-    if (impl.readsResets) findResets(vs, k, w);
+    if (impl.marks) findMarks(impl.marks, vs, k, w);
     let lo = 0;
     let hi = 0;
     let any = false;
@@ -111,7 +111,7 @@ function evalRangeFunction(
       if (i > 0 && end < windowEnds[i - 1]) {
         lo = 0;
         hi = 0;
-        w.resetCursor = 0;
+        w.markCursor = 0;
       }
       while (hi < k && ts[hi] <= end) hi++;
       while (lo < hi && ts[lo] <= end - w.range) lo++;

@@ -13,7 +13,7 @@ import * as histogram from "./functions/histogram.js";
 import type { InstantFunction } from "./functions/instant.js";
 import * as elementwise from "./functions/instant.js";
 import * as labels from "./functions/labels.js";
-import type { RangeFunction } from "./functions/range.js";
+import type { Marks, RangeFunction } from "./functions/range.js";
 import * as range from "./functions/range.js";
 import * as vector from "./functions/vector.js";
 import type { EvalValue } from "./types.js";
@@ -26,8 +26,8 @@ export interface RangeCall {
   readonly matrixArg: number;
   /** rate, increase and irate note a metric whose name does not look like a counter's. */
   readonly counter: boolean;
-  /** rate, increase and resets read each series' counter resets (Window.resets), found once per series. */
-  readonly readsResets: boolean;
+  /** Which samples the function reads as Window.marks, found once per series (rate: the resets). */
+  readonly marks?: Marks;
   /** last_over_time keeps the metric name; the others drop it. */
   readonly keepsName: boolean;
   /** Checks the scalar arguments of every step before any window is computed. */
@@ -56,7 +56,7 @@ export interface UnsupportedCall {
 export type FunctionCall = RangeCall | ElementwiseCall | EvaluatedCall | UnsupportedCall;
 
 function overRange(fn: RangeFunction, opts: Partial<Omit<RangeCall, "kind" | "fn">> = {}): RangeCall {
-  return { kind: "range", fn, matrixArg: 0, counter: false, readsResets: false, keepsName: false, ...opts };
+  return { kind: "range", fn, matrixArg: 0, counter: false, keepsName: false, ...opts };
 }
 
 function eachValue(fn: InstantFunction, defaultsToTime = false): ElementwiseCall {
@@ -85,7 +85,7 @@ export const FUNCTION_CALLS: { readonly [N in FunctionName]: FunctionCall } = {
   atanh: eachValue(elementwise.atanh),
   avg_over_time: overRange(range.avg_over_time),
   ceil: eachValue(elementwise.ceil),
-  changes: overRange(range.changes),
+  changes: overRange(range.changes, { marks: "changes" }),
   clamp: eachValue(elementwise.clamp),
   clamp_max: eachValue(elementwise.clamp_max),
   clamp_min: eachValue(elementwise.clamp_min),
@@ -113,7 +113,7 @@ export const FUNCTION_CALLS: { readonly [N in FunctionName]: FunctionCall } = {
   histogram_sum: UNSUPPORTED,
   hour: eachValue(elementwise.hour, true),
   idelta: overRange(range.idelta),
-  increase: overRange(range.increase, { counter: true, readsResets: true }),
+  increase: overRange(range.increase, { counter: true, marks: "resets" }),
   info: UNSUPPORTED,
   irate: overRange(range.irate, { counter: true }),
   label_join: evaluated(labels.label_join),
@@ -132,8 +132,8 @@ export const FUNCTION_CALLS: { readonly [N in FunctionName]: FunctionCall } = {
   present_over_time: overRange(range.present_over_time),
   quantile_over_time: overRange(range.quantile_over_time, { matrixArg: 1, checkArgs: warnQuantiles }),
   rad: eachValue(elementwise.rad),
-  rate: overRange(range.rate, { counter: true, readsResets: true }),
-  resets: overRange(range.resets, { readsResets: true }),
+  rate: overRange(range.rate, { counter: true, marks: "resets" }),
+  resets: overRange(range.resets, { marks: "resets" }),
   round: eachValue(elementwise.round),
   scalar: evaluated(vector.scalar),
   sgn: eachValue(elementwise.sgn),

@@ -14,23 +14,51 @@ export interface Window {
   /** Scalar arguments of the call at this step (e.g. φ of quantile_over_time). */
   args: readonly number[];
   /**
-   * For functions that count counter resets (rate, increase): the ascending indices i of the
-   * series' samples where vs[i] < vs[i-1], `resetCount` of them, found once per series; and the
-   * first of them past the window's first sample (windows only move forward, so each step
-   * resumes where the last one stopped). A window then costs its resets, not its samples.
+   * For functions that count marked samples (rate, increase and resets: where a counter resets;
+   * changes: where the value changes): the ascending indices i of the series' samples marked
+   * against the sample before, `markCount` of them, found once per series; and the first of them
+   * past the window's first sample (windows only move forward, so each step resumes where the last
+   * one stopped). A window then costs its marks, not its samples.
    */
-  resets: Int32Array;
-  resetCount: number;
-  resetCursor: number;
+  marks: Int32Array;
+  markCount: number;
+  markCursor: number;
 }
 
-/** Fills w.resets with where the counter `vs[0..k)` resets, and rewinds the cursor. */
-export function findResets(vs: Float64Array, k: number, w: Window): void {
-  if (w.resets.length < k) w.resets = new Int32Array(Math.max(k, w.resets.length * 2));
+/** Which samples a series' marks are. */
+export type Marks = "resets" | "changes";
+
+/** Fills w.marks with the samples of `vs[0..k)` marked against the one before, and rewinds the cursor. */
+export function findMarks(kind: Marks, vs: Float64Array, k: number, w: Window): void {
+  if (w.marks.length < k) w.marks = new Int32Array(Math.max(k, w.marks.length * 2));
   let n = 0;
-  for (let i = 1; i < k; i++) if (vs[i] < vs[i - 1]) w.resets[n++] = i;
-  w.resetCount = n;
-  w.resetCursor = 0;
+  if (kind === "resets") {
+    for (let i = 1; i < k; i++) if (vs[i] < vs[i - 1]) w.marks[n++] = i;
+  } else {
+    for (let i = 1; i < k; i++) {
+      const prev = vs[i - 1];
+      const cur = vs[i];
+      if (cur !== prev && !(Number.isNaN(cur) && Number.isNaN(prev))) w.marks[n++] = i;
+    }
+  }
+  w.markCount = n;
+  w.markCursor = 0;
+}
+
+/** The index into w.marks of the first mark after `lo` (the window's first sample); advances the cursor. */
+function firstMarkAfter(w: Window, lo: number): number {
+  let r = w.markCursor;
+  while (r < w.markCount && w.marks[r] <= lo) r++;
+  w.markCursor = r;
+  return r;
+}
+
+/** How many marks fall inside the window [lo, hi) (after its first sample). */
+function marksInside(w: Window, lo: number, hi: number): number {
+  const first = firstMarkAfter(w, lo);
+  let end = first;
+  while (end < w.markCount && w.marks[end] < hi) end++;
+  return end - first;
 }
 
 /** Returns the value at this step, or undefined for no output. */
@@ -53,10 +81,8 @@ function extrapolatedRate(isCounter: boolean, isRate: boolean): RangeFunction {
     if (isCounter) {
       // Each reset inside the window adds the value before it, in sample order as Prometheus
       // sums them (so the result is bit for bit the same as scanning every sample).
-      let r = w.resetCursor;
-      while (r < w.resetCount && w.resets[r] <= lo) r++;
-      w.resetCursor = r;
-      for (; r < w.resetCount && w.resets[r] < hi; r++) result += vs[w.resets[r] - 1];
+      for (let r = firstMarkAfter(w, lo); r < w.markCount && w.marks[r] < hi; r++)
+        result += vs[w.marks[r] - 1];
     }
     const firstT = ts[lo];
     const lastT = ts[hi - 1];
@@ -185,24 +211,10 @@ export const predict_linear: RangeFunction = (ts, vs, lo, hi, w) => {
   const [slope, intercept] = linearRegression(ts, vs, lo, hi, w.stepT);
   return slope * w.args[0] + intercept;
 };
-export const changes: RangeFunction = (_ts, vs, lo, hi) => {
-  let changes = 0;
-  for (let i = lo + 1; i < hi; i++) {
-    const prev = vs[i - 1];
-    const cur = vs[i];
-    if (cur !== prev && !(Number.isNaN(cur) && Number.isNaN(prev))) changes++;
-  }
-  return changes;
-};
-/** The resets in a window: those of the series' reset indices that fall inside it (Window.resets). */
-export const resets: RangeFunction = (_ts, _vs, lo, hi, w) => {
-  let r = w.resetCursor;
-  while (r < w.resetCount && w.resets[r] <= lo) r++;
-  w.resetCursor = r;
-  let end = r;
-  while (end < w.resetCount && w.resets[end] < hi) end++;
-  return end - r;
-};
+/** The changes in a window: the series' change marks that fall inside it. */
+export const changes: RangeFunction = (_ts, _vs, lo, hi, w) => marksInside(w, lo, hi);
+/** The resets in a window: the series' reset marks that fall inside it. */
+export const resets: RangeFunction = (_ts, _vs, lo, hi, w) => marksInside(w, lo, hi);
 export const avg_over_time: RangeFunction = (_ts, vs, lo, hi) => avgOverTime(vs, lo, hi);
 export const sum_over_time: RangeFunction = (_ts, vs, lo, hi) => sumOverTime(vs, lo, hi);
 export const count_over_time: RangeFunction = (_ts, _vs, lo, hi) => hi - lo;
