@@ -23,7 +23,7 @@ import { encodeRemoteWriteBody } from "../../src/ingest/remote-write/index.js";
 import { DataDirInUseError } from "../../src/modes/data-dir-lock.js";
 import { DiskFullError, labelsFromObject } from "../../src/storage/index.js";
 import { Tsdb } from "../../src/tsdb/tsdb.js";
-import { testServiceConfig } from "../support/service-config.js";
+import { capturedLogs, testServiceConfig } from "../support/service-config.js";
 import { injectFetch } from "./in-process.js";
 
 const ADMIN_KEY = "mim_adm_disk-full-admin-key-0123456789";
@@ -160,13 +160,7 @@ describe("the embedded service on a full disk", {
     const dir = mountTmpfs("2m");
     assert.ok(dir);
     const filler = join(dir, "filler");
-    const logs: string[] = [];
-    const logDestination = {
-      write: (line: string) => {
-        logs.push(line);
-        return true;
-      },
-    } as unknown as NodeJS.WritableStream;
+    const { logs, logDestination } = capturedLogs();
     const config = testServiceConfig(dir, ADMIN_KEY, {
       builtinRules: false,
       logLevel: "warn",

@@ -22,7 +22,7 @@ import {
   type LockRecord,
   parseLockRecord,
 } from "../../src/modes/data-dir-lock.js";
-import { testServiceConfig } from "../support/service-config.js";
+import { capturedLogs, testServiceConfig } from "../support/service-config.js";
 import { canMountTmpfs, fillDisk, mountTmpfs, unmountTmpfs } from "../support/tmpfs.js";
 
 const RACE_CHILD = fileURLToPath(new URL("../support/lock-race-child.ts", import.meta.url));
@@ -299,13 +299,7 @@ describe("the data-dir lock on a full disk", {
   it("a service on a data dir from before the lock existed still starts, and logs why it is not locked", async () => {
     const dir = mountTmpfs("4m", "mim-lock-full-");
     assert.ok(dir);
-    const logs: string[] = [];
-    const logDestination = {
-      write: (line: string) => {
-        logs.push(line);
-        return true;
-      },
-    } as unknown as NodeJS.WritableStream;
+    const { logs, logDestination } = capturedLogs();
     const config = testServiceConfig(dir, "mim_adm_lock-full-disk-key-0123456789", {
       queryWorkers: 1,
       builtinRules: false,

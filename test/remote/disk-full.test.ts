@@ -25,7 +25,7 @@ import { DataDirInUseError } from "../../src/modes/data-dir-lock.js";
 import { RemoteWriteStorage } from "../../src/remote/sender/index.js";
 import { DiskFullError, labelsFromObject } from "../../src/storage/index.js";
 import { type EngineHandle, engineSkip, startPrometheus } from "../support/engines.js";
-import { testServiceConfig } from "../support/service-config.js";
+import { capturedLogs, testServiceConfig } from "../support/service-config.js";
 import { canMountTmpfs, fillDisk, mountTmpfs, unmountTmpfs } from "../support/tmpfs.js";
 
 const ADMIN_KEY = "mim_adm_remote-disk-full-key-0123456789";
@@ -140,13 +140,7 @@ describe("the service in remote mode on a full disk", {
     const dir = mountTmpfs("2m");
     assert.ok(dir);
     const filler = join(dir, "filler");
-    const logs: string[] = [];
-    const logDestination = {
-      write: (line: string) => {
-        logs.push(line);
-        return true;
-      },
-    } as unknown as NodeJS.WritableStream;
+    const { logs, logDestination } = capturedLogs();
     const config = testServiceConfig(dir, ADMIN_KEY, {
       builtinRules: false,
       logLevel: "warn",

@@ -30,3 +30,15 @@ export function testServiceConfig(
     ...extra,
   };
 }
+
+/** A log destination for a test service that keeps every JSON line, to assert on what was logged. */
+export function capturedLogs(): { logs: string[]; logDestination: NodeJS.WritableStream } {
+  const logs: string[] = [];
+  const logDestination = {
+    write: (line: string) => {
+      logs.push(line);
+      return true;
+    },
+  } as unknown as NodeJS.WritableStream;
+  return { logs, logDestination };
+}
