@@ -75,6 +75,22 @@ function referenceChanges(ts: number[], vs: number[], end: number, range: number
   return any ? n : undefined;
 }
 
+/** min_over_time / max_over_time as Prometheus scans the window. */
+function referenceExtreme(
+  ts: number[],
+  vs: number[],
+  end: number,
+  range: number,
+  max: boolean,
+): number | undefined {
+  let m: number | undefined;
+  for (let i = 0; i < ts.length; i++) {
+    if (!(ts[i] > end - range && ts[i] <= end)) continue;
+    if (m === undefined || Number.isNaN(m) || (max ? vs[i] > m : vs[i] < m)) m = vs[i];
+  }
+  return m;
+}
+
 const counter = fc.array(
   fc.record({
     gap: fc.integer({ min: 1, max: 40 }),
@@ -142,14 +158,28 @@ test("rate, increase, resets and changes equal the per-window scan bit for bit",
         for (let at = 0; at <= t + 60_000; at += step) {
           assert.equal(changed.get(at), referenceChanges(ts, vs, at, rangeS * 1000), `changes at ${at}`);
         }
+        for (const fnName of ["min_over_time", "max_over_time"]) {
+          const got = pointsOf(
+            engine.rangeQuery(store, `${fnName}(c_total[${rangeS}s])`, 0, t + 60_000, step).value,
+          );
+          for (let at = 0; at <= t + 60_000; at += step) {
+            const want = referenceExtreme(ts, vs, at, rangeS * 1000, fnName === "max_over_time");
+            const have = got.get(at);
+            assert.ok(
+              Object.is(have, want) || (want !== undefined && Number.isNaN(want) && Number.isNaN(have ?? 0)),
+              `${fnName} at ${at}: ${have} !== ${want}`,
+            );
+          }
+        }
         // Over a subquery, a range query's windows rewind from one step to the next (each step
         // has its own inner samples): every step must equal the same query evaluated alone.
-        const expr = `${fn}(c_total[${rangeS}s:5s])`;
-        const ranged = pointsOf(engine.rangeQuery(store, expr, 0, t + 60_000, step * 3).value);
-        for (const [at, value] of ranged) {
-          const alone = engine.instantQuery(store, expr, at).value;
-          const single = alone.type === "vector" ? alone.samples[0]?.v : undefined;
-          assert.ok(Object.is(single, value), `${expr} at ${at}: range ${value}, instant ${single}`);
+        for (const expr of [`${fn}(c_total[${rangeS}s:5s])`, `max_over_time(c_total[${rangeS}s:5s])`]) {
+          const ranged = pointsOf(engine.rangeQuery(store, expr, 0, t + 60_000, step * 3).value);
+          for (const [at, value] of ranged) {
+            const alone = engine.instantQuery(store, expr, at).value;
+            const single = alone.type === "vector" ? alone.samples[0]?.v : undefined;
+            assert.ok(Object.is(single, value), `${expr} at ${at}: range ${value}, instant ${single}`);
+          }
         }
       } finally {
         store.close();
@@ -157,4 +187,26 @@ test("rate, increase, resets and changes equal the per-window scan bit for bit",
     }),
     { numRuns: 150 },
   );
+});
+
+test("min_over_time and max_over_time keep the first of equal extremes, as the scan does (0 and -0)", () => {
+  const engine = newEngine();
+  const store = openScratchTsdb();
+  try {
+    const app = store.appender();
+    const values = [-0, 0, 5, 0, -0, Number.NaN, Number.NaN];
+    values.forEach((v, i) => app.append(0, labelsFromObject({ __name__: "z" }), (i + 1) * 10_000, v));
+    app.commit();
+    const at = (q: string, t: number) => {
+      const v = engine.instantQuery(store, q, t).value;
+      return v.type === "vector" ? v.samples[0]?.v : undefined;
+    };
+    assert.ok(Object.is(at("min_over_time(z[25s])", 20_000), -0), "[-0, 0]: the first");
+    assert.ok(Object.is(at("max_over_time(z[25s])", 20_000), -0), "[-0, 0]: the first");
+    assert.ok(Object.is(at("min_over_time(z[25s])", 50_000), 0), "[0, -0]: the first");
+    assert.ok(Number.isNaN(at("max_over_time(z[15s])", 70_000) ?? 0), "only NaNs: NaN");
+    assert.ok(Object.is(at("max_over_time(z[35s])", 70_000), 0), "[0, -0, NaN, NaN]: NaNs lose, the first zero wins");
+  } finally {
+    store.close();
+  }
 });

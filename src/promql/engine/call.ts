@@ -9,7 +9,7 @@ import { ExecutionError } from "../errors.js";
 import type { Evaluator } from "./evaluator.js";
 import { type ElementwiseCall, functionCall, type RangeCall } from "./function-calls.js";
 import { scalarArg, unwrap, vectorArg } from "./functions/args.js";
-import { findMarks, type Window } from "./functions/range.js";
+import { findMarks, rewindWindow, type Window } from "./functions/range.js";
 import { type EvalValue, newStepSeries, type StepSeries, stepTime } from "./types.js";
 
 export function evalCall(ev: Evaluator, call: Call): EvalValue {
@@ -90,6 +90,10 @@ function evalRangeFunction(
     marks: new Int32Array(0),
     markCount: 0,
     markCursor: 0,
+    queue: new Int32Array(0),
+    queueHead: 0,
+    queueTail: 0,
+    queued: 0,
   };
   /** All steps of one series: slide the window over its samples with two indices. */
   const scratch = sink ? newStepSeries([], n) : null;
@@ -101,6 +105,7 @@ function evalRangeFunction(
       o.dropName = dropName;
       o.present.fill(0);
     } else o = newStepSeries(metric, n, dropName);
+    rewindWindow(w);
     if (impl.marks) findMarks(impl.marks, vs, k, w);
     let lo = 0;
     let hi = 0;
@@ -111,7 +116,7 @@ function evalRangeFunction(
       if (i > 0 && end < windowEnds[i - 1]) {
         lo = 0;
         hi = 0;
-        w.markCursor = 0;
+        rewindWindow(w);
       }
       while (hi < k && ts[hi] <= end) hi++;
       while (lo < hi && ts[lo] <= end - w.range) lo++;

@@ -23,6 +23,46 @@ export interface Window {
   marks: Int32Array;
   markCount: number;
   markCursor: number;
+  /**
+   * For min_over_time and max_over_time: a monotonic queue of sample indices (values non-increasing
+   * for max, non-decreasing for min, NaNs left out), [queueHead, queueTail) of `queue`, holding
+   * every sample up to `queued`; its head is the window's extreme. Reset per series and whenever
+   * windows rewind (`rewindWindow`).
+   */
+  queue: Int32Array;
+  queueHead: number;
+  queueTail: number;
+  queued: number;
+}
+
+/** Starts a series', or a rewound run of windows', sliding state over again. */
+export function rewindWindow(w: Window): void {
+  w.markCursor = 0;
+  w.queueHead = 0;
+  w.queueTail = 0;
+  w.queued = 0;
+}
+
+/**
+ * The window's extreme by a monotonic queue, equal to Prometheus's scan (the first sample that
+ * beats all before it by `beats`, NaNs only when the window holds nothing else): each sample is
+ * queued and dropped once per series instead of being visited by every step's window.
+ */
+function slidingExtreme(beats: (a: number, b: number) => boolean): RangeFunction {
+  return (_ts, vs, lo, hi, w) => {
+    if (w.queue.length < vs.length) w.queue = new Int32Array(Math.max(vs.length, w.queue.length * 2));
+    const q = w.queue;
+    for (let i = Math.max(w.queued, lo); i < hi; i++) {
+      const v = vs[i];
+      if (Number.isNaN(v)) continue;
+      // Equal values stay queued: the earlier one is the scan's answer while it is in the window.
+      while (w.queueTail > w.queueHead && beats(v, vs[q[w.queueTail - 1]])) w.queueTail--;
+      q[w.queueTail++] = i;
+    }
+    w.queued = Math.max(w.queued, hi);
+    while (w.queueTail > w.queueHead && q[w.queueHead] < lo) w.queueHead++;
+    return w.queueTail > w.queueHead ? vs[q[w.queueHead]] : Number.NaN;
+  };
 }
 
 /** Which samples a series' marks are. */
@@ -218,16 +258,8 @@ export const resets: RangeFunction = (_ts, _vs, lo, hi, w) => marksInside(w, lo,
 export const avg_over_time: RangeFunction = (_ts, vs, lo, hi) => avgOverTime(vs, lo, hi);
 export const sum_over_time: RangeFunction = (_ts, vs, lo, hi) => sumOverTime(vs, lo, hi);
 export const count_over_time: RangeFunction = (_ts, _vs, lo, hi) => hi - lo;
-export const min_over_time: RangeFunction = (_ts, vs, lo, hi) => {
-  let m = vs[lo];
-  for (let i = lo + 1; i < hi; i++) if (vs[i] < m || Number.isNaN(m)) m = vs[i];
-  return m;
-};
-export const max_over_time: RangeFunction = (_ts, vs, lo, hi) => {
-  let m = vs[lo];
-  for (let i = lo + 1; i < hi; i++) if (vs[i] > m || Number.isNaN(m)) m = vs[i];
-  return m;
-};
+export const min_over_time: RangeFunction = slidingExtreme((a, b) => a < b);
+export const max_over_time: RangeFunction = slidingExtreme((a, b) => a > b);
 export const last_over_time: RangeFunction = (_ts, vs, _lo, hi) => vs[hi - 1];
 export const present_over_time: RangeFunction = () => 1;
 export const stddev_over_time: RangeFunction = (_ts, vs, lo, hi) => Math.sqrt(variance(vs, lo, hi));
