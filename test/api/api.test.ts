@@ -436,7 +436,7 @@ describe("authentication", () => {
     assert.equal(missing.status, 401);
     assert.match(missing.headers.get("www-authenticate") ?? "", /^Bearer /);
     assert.equal(((await missing.json()) as { errorType: string }).errorType, "unauthorized");
-    for (const header of ["Basic abc", "Bearer", "Bearer mim_mon_nope", "Bearer " + ADMIN_KEY, "token x"]) {
+    for (const header of ["Basic abc", "Bearer", "Bearer mim_mon_nope", `Bearer ${ADMIN_KEY}`, "token x"]) {
       const r = await s.fetch(s.base("p") + q, { headers: { Authorization: header } });
       assert.equal(r.status, 401, header);
       const body = (await r.json()) as { status: string; errorType: string };

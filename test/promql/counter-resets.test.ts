@@ -195,7 +195,8 @@ test("min_over_time and max_over_time keep the first of equal extremes, as the s
   try {
     const app = store.appender();
     const values = [-0, 0, 5, 0, -0, Number.NaN, Number.NaN];
-    values.forEach((v, i) => app.append(0, labelsFromObject({ __name__: "z" }), (i + 1) * 10_000, v));
+    for (const [i, v] of values.entries())
+      app.append(0, labelsFromObject({ __name__: "z" }), (i + 1) * 10_000, v);
     app.commit();
     const at = (q: string, t: number) => {
       const v = engine.instantQuery(store, q, t).value;
@@ -205,7 +206,10 @@ test("min_over_time and max_over_time keep the first of equal extremes, as the s
     assert.ok(Object.is(at("max_over_time(z[25s])", 20_000), -0), "[-0, 0]: the first");
     assert.ok(Object.is(at("min_over_time(z[25s])", 50_000), 0), "[0, -0]: the first");
     assert.ok(Number.isNaN(at("max_over_time(z[15s])", 70_000) ?? 0), "only NaNs: NaN");
-    assert.ok(Object.is(at("max_over_time(z[35s])", 70_000), 0), "[0, -0, NaN, NaN]: NaNs lose, the first zero wins");
+    assert.ok(
+      Object.is(at("max_over_time(z[35s])", 70_000), 0),
+      "[0, -0, NaN, NaN]: NaNs lose, the first zero wins",
+    );
   } finally {
     store.close();
   }
