@@ -5,15 +5,13 @@
  * naturally holds a number there. Misordered or repeated units (`30m1h`, `1h1h`) are refused, not
  * summed, as Prometheus refuses them.
  */
-import { formatDuration, parseDuration } from "../promql/duration.js";
+import { DURATION_OUT_OF_RANGE, formatDuration, MAX_DURATION_MS, parseDuration } from "../promql/duration.js";
 
 /** What a duration setting accepts, for the error message. */
 const DURATION_FORM =
   "a number of seconds, or units y w d h m s ms largest first and each at most once (e.g. 15d, 2h, 1h30m, 500ms)";
 
 const SECONDS_RE = /^\d+(?:\.\d+)?$/;
-// model.Duration's bound (an int64 of nanoseconds, about 292 years), for bare seconds too.
-const MAX_MS = 9_223_372_036_854;
 
 /** Milliseconds of a duration setting; the error names the text and the accepted form. */
 export function parseDurationMs(text: string): number {
@@ -23,11 +21,12 @@ export function parseDurationMs(text: string): number {
     new Error(`invalid duration ${JSON.stringify(text)}: out of range (at most about 292 years)`);
   if (SECONDS_RE.test(s)) {
     const ms = Math.round(Number(s) * 1000);
-    if (ms > MAX_MS) throw outOfRange();
+    // model.Duration's bound holds for bare seconds too.
+    if (ms > MAX_DURATION_MS) throw outOfRange();
     return ms;
   }
   const d = parseDuration(s);
-  if (d.error === "duration out of range") throw outOfRange();
+  if (d.error === DURATION_OUT_OF_RANGE) throw outOfRange();
   if (d.error !== undefined)
     throw new Error(`invalid duration ${JSON.stringify(text)}: use ${DURATION_FORM}`);
   return d.ms;

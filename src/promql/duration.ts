@@ -11,6 +11,12 @@ import { goQuote } from "./parser/gostr.js";
 
 const INT64_MAX = (1n << 63n) - 1n;
 
+/** The longest duration model.Duration holds (an int64 of nanoseconds, about 292 years), in whole ms. */
+export const MAX_DURATION_MS = Number(INT64_MAX / 1_000_000n);
+
+/** parseDuration's error for a duration past MAX_DURATION_MS (Go's text). */
+export const DURATION_OUT_OF_RANGE = "duration out of range";
+
 /** Each unit's place in the order (units must strictly increase in it) and its size in ms. */
 const UNITS: Readonly<Record<string, { pos: number; ms: bigint }>> = {
   y: { pos: 1, ms: 365n * 86_400_000n },
@@ -41,9 +47,9 @@ export function parseDuration(s: string): { ms: number; error?: string } {
     lastUnitPos = unit.pos;
     const v = BigInt(m[1]!);
     // model.Duration counts nanoseconds in an int64.
-    if (v * unit.ms * 1_000_000n > INT64_MAX) return { ms: 0, error: "duration out of range" };
+    if (v * unit.ms * 1_000_000n > INT64_MAX) return { ms: 0, error: DURATION_OUT_OF_RANGE };
     total += v * unit.ms;
-    if (total * 1_000_000n > INT64_MAX) return { ms: 0, error: "duration out of range" };
+    if (total * 1_000_000n > INT64_MAX) return { ms: 0, error: DURATION_OUT_OF_RANGE };
   }
   return { ms: Number(total) };
 }
