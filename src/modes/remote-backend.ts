@@ -43,25 +43,35 @@ export class RemoteBackend implements QueryBackend {
   }
 
   /**
-   * What a scope adds to a call: a project's rewritten text, `extra_label` and tenant; the operator
-   * sends the text as written, as the service itself (which a tenant-per-project engine cannot
-   * answer across tenants).
+   * What a scope makes of a call: a project's rewritten text and `match[]`, `extra_label` and
+   * tenant; the operator's are sent as written, as the service itself (which a tenant-per-project
+   * engine cannot answer across tenants).
    */
-  private scoped(scope: ReadScope): { params: URLSearchParams; tenant: string | undefined } {
+  private scoped(scope: ReadScope): {
+    params: URLSearchParams;
+    tenant: string | undefined;
+    query: (text: string) => string;
+    match: (selectors: readonly string[]) => readonly string[];
+  } {
     if (scope === OPERATOR) {
       if (this.client.perTenant)
         throw new EngineError(
           "bad_data",
           "the operator path reads across projects, which a tenant-per-project engine cannot answer; query a project's own API instead",
         );
-      return { params: new URLSearchParams(), tenant: undefined };
+      return { params: new URLSearchParams(), tenant: undefined, query: (q) => q, match: (m) => m };
     }
-    return { params: new URLSearchParams({ extra_label: `${PROJECT_LABEL}=${scope}` }), tenant: scope };
+    return {
+      params: new URLSearchParams({ extra_label: `${PROJECT_LABEL}=${scope}` }),
+      tenant: scope,
+      query: (q) => enforceProject(q, scope),
+      match: (m) => enforceMatchers(m, scope),
+    };
   }
 
   async query(scope: ReadScope, req: QueryRequest): Promise<QueryResult> {
-    const { params, tenant } = this.scoped(scope);
-    params.set("query", scope === OPERATOR ? req.query : enforceProject(req.query, scope));
+    const { params, tenant, query } = this.scoped(scope);
+    params.set("query", query(req.query));
     if (req.kind === "instant") params.set("time", seconds(req.start));
     else {
       params.set("start", seconds(req.start));
@@ -124,9 +134,8 @@ export class RemoteBackend implements QueryBackend {
     post: boolean,
     decode: (data: unknown) => T,
   ): Promise<T> {
-    const { params, tenant } = this.scoped(scope);
-    for (const m of scope === OPERATOR ? req.match : enforceMatchers(req.match, scope))
-      params.append("match[]", m);
+    const { params, tenant, match } = this.scoped(scope);
+    for (const m of match(req.match)) params.append("match[]", m);
     // Engines differ on the defaults (VictoriaMetrics: the last day); ours is all time. VM also
     // reads start=0 as "not given", so the earliest start sent is 1970-01-01T00:00:01Z.
     params.set("start", seconds(Math.max(req.start, EARLIEST_START_MS)));
