@@ -38,6 +38,7 @@ import {
 } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
+import { isDiskFullError } from "../storage/index.js";
 
 export const LOCK_FILE = "lock";
 export const ACQUIRE_FILE = "lock.acquire";
@@ -130,7 +131,9 @@ function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-const isNoSpace = (err: unknown) => errCode(err) === "ENOSPC" || errCode(err) === "EDQUOT";
+// The store's own test of a full disk (ENOSPC among them), plus a user's disk quota, which stops
+// the lock's one small write just as surely.
+const isNoSpace = (err: unknown) => isDiskFullError(err) || errCode(err) === "EDQUOT";
 
 /** The record in `text`, or null for anything else (garbage, truncated, empty). */
 export function parseLockRecord(text: string): LockRecord | null {
