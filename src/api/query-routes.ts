@@ -4,7 +4,7 @@
  * checked in the order Prometheus checks them, so the first error reported is the same.
  */
 import type { Release } from "../exec/admission.js";
-import { OPERATOR, type ReadScope } from "../modes/backend.js";
+import { type ReadScope, scopeName } from "../modes/backend.js";
 import { ParseError, QueryTimeoutError } from "../promql/errors.js";
 import { parseExpr } from "../promql/parser/index.js";
 import { formatExpr } from "../promql/printer.js";
@@ -87,13 +87,6 @@ function truncate(v: QueryValue, limit: number): QueryValue {
   return v;
 }
 
-/**
- * Whose queue a query waits in: its project's, or the operator's own. Project ids start with a
- * letter or digit (isValidProjectId), so this key is never a project's.
- */
-const OPERATOR_QUEUE = "*operator";
-const admissionKey = (scope: ReadScope): string => (scope === OPERATOR ? OPERATOR_QUEUE : scope);
-
 async function runQuery(
   ctx: ApiContext,
   p: Params,
@@ -110,7 +103,8 @@ async function runQuery(
   let result: QueryResult;
   let release: Release | undefined;
   try {
-    release = await ctx.admission.acquire(admissionKey(scope), deadline, signal);
+    // Each project waits in its own queue, the operator in one of its own.
+    release = await ctx.admission.acquire(scopeName(scope), deadline, signal);
     ctx.metrics.activeQueries.inc();
     result = await ctx.backend.query(scope, { query, ...times, ...opts, deadline, signal });
   } finally {

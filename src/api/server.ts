@@ -16,7 +16,7 @@ import { RateLimiter } from "../auth/rate-limit.js";
 import type { TokenInfo } from "../auth/tokens.js";
 import { FairAdmission } from "../exec/admission.js";
 import { SelfMetrics } from "../metrics/self-metrics.js";
-import { OPERATOR, type ReadScope } from "../modes/backend.js";
+import { OPERATOR, type ReadScope, scopeName } from "../modes/backend.js";
 import type { ServiceStorage } from "../modes/storage.js";
 import {
   createIngestToken,
@@ -327,7 +327,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       () => OPERATOR,
       async (request) => {
         authorizeAdmin(ctx, request);
-        request.log = request.log.child({ project: "*operator" });
+        request.log = request.log.child({ project: scopeName(OPERATOR) });
       },
     ),
     { prefix: OPERATOR_PREFIX },

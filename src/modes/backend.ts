@@ -18,6 +18,14 @@ export const OPERATOR: unique symbol = Symbol("operator");
 /** Whose data a read may see: one project's (its id), or every project's (OPERATOR). */
 export type ReadScope = string | typeof OPERATOR;
 
+/**
+ * A scope as a name where a project id would stand (the admission queue's key, log lines): the
+ * project's id, or `*operator`, which no project id can be (they start with a letter or digit).
+ */
+export function scopeName(scope: ReadScope): string {
+  return scope === OPERATOR ? "*operator" : scope;
+}
+
 export interface QueryRequest {
   query: string;
   kind: "instant" | "range";
