@@ -26,8 +26,13 @@ export interface AppendTarget {
    * are already normalised and this is their labelsHash (the Appender contract).
    */
   getOrCreateSeries(labels: Labels, hash?: number): MemSeries;
-  /** Whether a sample at `t` is older than the retention window (`t < minValidTime()`). */
+  /**
+   * Whether a sample at `t` can no longer be stored: older than the retention window
+   * (`t < minValidTime()`), or than the end of the newest block file.
+   */
   isOutsideRetention(t: number): boolean;
+  /** Why isOutsideRetention refused `t`. */
+  outOfBoundsReason(t: number): string;
   /** Newest accepted value of a series (bit-exact), for duplicate detection. */
   appendValue(id: number): number;
   setAppendValue(id: number, v: number): void;
@@ -83,7 +88,7 @@ export class TsdbAppender implements Appender {
     checkSample(s.labels, t, v);
     if (this.db.isOutsideRetention(t)) {
       throw new OutOfBoundsSampleError(
-        `sample at ${t} of ${formatLabels(s.labels)} is older than the retention window`,
+        `sample at ${t} of ${formatLabels(s.labels)} ${this.db.outOfBoundsReason(t)}`,
       );
     }
     if (t <= s.appendT) {

@@ -16,11 +16,14 @@ export interface TsdbOptions {
    * commits since SQLite's last WAL sync. "full": every commit is fsynced before it returns.
    */
   sync?: SyncMode;
-  /** Time span of one block table of persisted chunks, in ms (default 1 day). */
+  /**
+   * Time span of one block of persisted chunks, in ms (default 2 h, as Prometheus's head blocks).
+   * A new data dir records it; a dir keeps the span it was created with.
+   */
   blockDurationMs?: number;
   /**
    * Closed chunks stay in memory this long after their last sample, in ms (default 1 h: what a
-   * dashboard's default range reads). Older chunks are read from the block tables.
+   * dashboard's default range reads). Older chunks are read from block tables and block files.
    */
   memoryWindowMs?: number;
   /** Checkpoint the head at least this often, in ms (default 5 min). */
@@ -52,7 +55,7 @@ export function resolveOptions(o: TsdbOptions): ResolvedOptions {
     dir: o.dir,
     retentionMs: o.retentionMs ?? 15 * DAY_MS,
     sync: o.sync ?? "normal",
-    blockDurationMs: o.blockDurationMs ?? DAY_MS,
+    blockDurationMs: o.blockDurationMs ?? 2 * HOUR_MS,
     memoryWindowMs: o.memoryWindowMs ?? HOUR_MS,
     checkpointIntervalMs: o.checkpointIntervalMs ?? 5 * 60_000,
     checkpointWalBytes: o.checkpointWalBytes ?? 64 * 1024 * 1024,

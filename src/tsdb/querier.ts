@@ -27,6 +27,11 @@ export interface ChunkRef {
   maxT: number;
 }
 
+/** A chunk read from disk: `end` is where its bytes and the decoder's padding after them end. */
+export interface PersistedChunk extends ChunkRef {
+  end: number;
+}
+
 /** One chunk of a series, copied out for a reader on another thread (see series-pages.ts). */
 export interface ExportedChunk {
   /** The whole chunk followed by the reader's look-ahead padding. */
@@ -49,7 +54,13 @@ export interface QueryTarget {
   seriesByRef(ref: number): MemSeries | undefined;
   lastT(s: MemSeries): number;
   /** Persisted chunks of a series with maxT in [mint, before), oldest first; problems go to warnings. */
-  persistedChunks(s: MemSeries, mint: number, maxt: number, before: number, warnings: string[]): ChunkRef[];
+  persistedChunks(
+    s: MemSeries,
+    mint: number,
+    maxt: number,
+    before: number,
+    warnings: string[],
+  ): PersistedChunk[];
 }
 
 export class TsdbQuerier implements Querier {
@@ -154,9 +165,8 @@ class TsdbSeries implements Series {
     // after start.
     const chunks: (ChunkRef & { end: number })[] = [];
     if (this.mint < memStart && s.firstT < memStart) {
-      for (const c of this.db.persistedChunks(s, this.mint, this.maxt, memStart, this.warnings)) {
-        chunks.push({ ...c, end: c.data.length });
-      }
+      for (const c of this.db.persistedChunks(s, this.mint, this.maxt, memStart, this.warnings))
+        chunks.push(c);
     }
     const closed = s.closed;
     for (let i = 0; i < closed.length; i++) {

@@ -131,8 +131,10 @@ export function salvage(
 
   const seriesIds: number[] = [];
   store.transaction(() => {
-    const checkpoint = tryAll<{ value: number }>("SELECT value FROM meta WHERE key = 'checkpoint_seq'");
-    if (checkpoint?.[0]) store.setMeta("checkpoint_seq", checkpoint[0].value);
+    for (const key of ["checkpoint_seq", "block_duration_ms", "sealed_before"]) {
+      const kept = tryAll<{ value: number }>(`SELECT value FROM meta WHERE key = '${key}'`);
+      if (kept?.[0]) store.setMeta(key, kept[0].value);
+    }
     probe<{ id: number; labels: string; first_t: number; crc: number }>(
       "series",
       "id",
@@ -157,7 +159,7 @@ export function salvage(
     // Records carry their own checksum; a damaged one is dropped when replayed. Gaps in the
     // sequence above the checkpoint are records that could not be read at all.
     const insertWal = store.db.prepare("INSERT INTO wal (seq, record) VALUES (?, ?)");
-    let prevSeq = checkpoint?.[0]?.value ?? 0;
+    let prevSeq = store.getMeta("checkpoint_seq") ?? 0;
     probe<{ seq: number; record: Buffer }>("wal", "seq", "seq, record", (r) => {
       insertWal.run(r.seq, r.record);
       if (r.seq > prevSeq + 1) report.walRecordsLost += r.seq - prevSeq - 1;

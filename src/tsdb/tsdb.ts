@@ -1,6 +1,7 @@
 /**
  * The embedded TSDB: an in-memory head (index + Gorilla chunks) over a SQLite file that holds the
- * durable log, checkpoints of the head and immutable chunks in per-block tables.
+ * durable log, checkpoints of the head and the chunks of blocks not sealed yet, and immutable
+ * block files (block/, docs/block-format.md) for sealed time ranges.
  *
  * Write path: append() checks each sample → commit() writes new series rows, the batch's log
  * record and any chunks cut earlier in ONE SQLite transaction → only then are the samples applied
@@ -9,10 +10,13 @@
  * Recovery: series rows → head checkpoints → replay of log records newer than the checkpoint.
  * Replay runs the same apply code as commit, so chunks come out bit-identical.
  *
- * Why one file of ~900 lines: commit, recovery, checkpoints, retention and eviction share the head's
- * private state and its one invariant (memory changes only after the transaction that makes it
- * durable), and splitting them would expose that state to several files. Issue 14 replaces this
- * store (block files, a segment log); the split follows that design instead of this one.
+ * Sealing: once the head is half a block past a block's end, that block's table becomes a block
+ * file (sealCompleteBlocks); appends before it are refused from then on.
+ *
+ * Why one file of ~1,100 lines: commit, recovery, checkpoints, sealing, retention and eviction
+ * share the head's private state and its one invariant (memory changes only after the transaction
+ * that makes it durable), and splitting them would expose that state to several files. The
+ * segment log that replaces the SQLite log is where it splits next.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -33,11 +37,13 @@ import {
   StorageError,
 } from "../storage/index.js";
 import { type AppendTarget, type BatchBuffers, TsdbAppender } from "./appender.js";
+import { BlockSet, type UnreadableBlock } from "./block/block-set.js";
+import { BlockWriter } from "./block/writer.js";
 import { ENCODER_STATE_BYTES, MAX_SAMPLES_PER_CHUNK, withPadding, XorEncoder } from "./chunk/xor.js";
 import { LabelIndex } from "./label-index.js";
 import { MemSeries, SeriesTimes } from "./mem-series.js";
-import { type ResolvedOptions, resolveOptions, type TsdbOptions } from "./options.js";
-import { type ChunkRef, type QueryTarget, TsdbQuerier } from "./querier.js";
+import { DAY_MS, HOUR_MS, type ResolvedOptions, resolveOptions, type TsdbOptions } from "./options.js";
+import { type PersistedChunk, type QueryTarget, TsdbQuerier } from "./querier.js";
 import { type SalvageReport, salvage } from "./salvage.js";
 import {
   chunkSeed,
@@ -67,6 +73,11 @@ export interface RecoveryReport {
   orphanSamples: number;
   /** Set when the file was damaged beyond SQLite's own recovery and rebuilt. */
   salvage: SalvageReport | null;
+  /** Damaged chunks met while sealing block tables at start-up, left out of the block files. */
+  lostChunks: number;
+  /** Block files opened, and those left on disk unread because they are damaged. */
+  blocks: number;
+  unreadableBlocks: UnreadableBlock[];
 }
 
 export interface TsdbStats {
@@ -74,7 +85,22 @@ export interface TsdbStats {
   headChunks: number;
   memoryClosedChunks: number;
   pendingChunks: number;
+  /** Block numbers (of blockDurationMs) holding persisted chunks, in tables or block files. */
   blocks: number[];
+  /** The block files, oldest first. */
+  blockFiles: {
+    name: string;
+    minT: number;
+    maxT: number;
+    series: number;
+    samples: number;
+    bytes: number;
+    level: number;
+  }[];
+  /** Samples before this time are in block files: appends there are refused. */
+  sealedBefore: number;
+  /** Damaged chunks (or chunks of lost series) that sealing left out of block files. */
+  chunksLostInSeal: number;
   minValidTime: number;
   headMaxT: number;
   lastSeq: number;
@@ -95,6 +121,18 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   readonly options: ResolvedOptions;
   readonly recovery: RecoveryReport;
   private store: SqliteStore;
+  private readonly blockSet: BlockSet;
+  /**
+   * Time span of one block table, and of a block sealed from it: the data dir's own (recorded in
+   * its meta table), else the option. A dir written before that record used 1 day.
+   */
+  private blockMs: number;
+  /** Blocks of one aligned window this long are merged into one. */
+  private compactRangeMs: number;
+  /** Everything before this is in block files (or was, if retention dropped it). */
+  private sealedBefore = Number.NEGATIVE_INFINITY;
+  /** Damaged chunks (or chunks of lost series) that sealing left out of block files. */
+  private chunksLostInSeal = 0;
   private readonly index = new LabelIndex();
   /** Series by label hash; a hash shared by several label sets maps to an array of them. */
   private readonly byHash = new Map<number, MemSeries | MemSeries[]>();
@@ -123,10 +161,18 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
    */
   private walSequenceFloor: number | null = null;
 
-  private constructor(options: ResolvedOptions, store: SqliteStore, report: RecoveryReport) {
+  private constructor(
+    options: ResolvedOptions,
+    store: SqliteStore,
+    blockSet: BlockSet,
+    report: RecoveryReport,
+  ) {
     this.options = options;
     this.store = store;
+    this.blockSet = blockSet;
     this.recovery = report;
+    this.blockMs = options.blockDurationMs;
+    this.compactRangeMs = options.blockDurationMs;
   }
 
   static open(options: TsdbOptions): Tsdb {
@@ -146,7 +192,16 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       lostWalRecords: 0,
       orphanSamples: 0,
       salvage: null,
+      lostChunks: 0,
+      blocks: 0,
+      unreadableBlocks: [],
     };
+    const { set: blockSet, report: blockReport } = BlockSet.open(o.dir);
+    report.blocks = blockReport.opened;
+    report.unreadableBlocks = blockReport.unreadable;
+    for (const u of blockReport.unreadable) {
+      o.log(`tsdb: block ${u.name} cannot be read and is skipped (left on disk): ${u.reason}`, "warn");
+    }
     const rebuild = (why: string): SqliteStore => {
       o.log(`tsdb: ${path} is damaged (${why}); rebuilding it from the rows that can still be read`, "warn");
       const { store, report: s } = salvage(path, o.sync, o.maxDiskBytes);
@@ -176,14 +231,17 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       if (!isCorruption(cause)) throw err;
       store = rebuild((cause as Error).message);
     }
-    let db = new Tsdb(o, store, report);
+    let db = new Tsdb(o, store, blockSet, report);
     try {
       db.load();
     } catch (err) {
-      if (!isCorruption(err)) throw err;
+      if (!isCorruption(err)) {
+        blockSet.close();
+        throw err;
+      }
       store.close();
       const salvaged = rebuild((err as Error).message);
-      db = new Tsdb(o, salvaged, { ...report, salvage: report.salvage });
+      db = new Tsdb(o, salvaged, blockSet, { ...report, salvage: report.salvage });
       db.load();
     }
     db.recovery.durationMs = performance.now() - started;
@@ -213,6 +271,14 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         );
       }
     }
+    // A dir of the earlier format, or one left alone past a block's end, seals its complete
+    // block tables now rather than a maintenance period later.
+    try {
+      db.sealCompleteBlocks();
+      db.recovery.lostChunks = db.chunksLostInSeal;
+    } catch (err) {
+      o.log(`tsdb: sealing blocks at start-up failed, will retry: ${(err as Error).message}`, "warn");
+    }
     if (o.maintenanceIntervalMs > 0) {
       db.timer = setInterval(() => db.maintainSafely(), o.maintenanceIntervalMs);
       db.timer.unref();
@@ -225,6 +291,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   private load(): void {
     const report = this.recovery;
     const t0 = performance.now();
+    this.loadBlockLayout();
     for (const row of this.store.allSeries()) {
       let labels: Labels;
       try {
@@ -243,6 +310,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       s.firstT = row.first_t;
       report.series++;
     }
+    this.restoreSeriesFromBlocks();
     report.phasesMs.series = performance.now() - t0;
     for (const row of this.store.iterateHeads()) {
       const s = this.byId[row.series_id];
@@ -323,7 +391,11 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     }
     report.orphanSamples = this.orphanSamples;
     // Ids are never reused, even those of series whose rows were lost: their chunks still carry them.
-    this.nextId = Math.max(this.nextId, this.store.maxSeriesIdAnywhere() + 1);
+    this.nextId = Math.max(
+      this.nextId,
+      this.store.maxSeriesIdAnywhere() + 1,
+      this.blockSet.maxSeriesId() + 1,
+    );
     report.phasesMs.wal = performance.now() - t0 - report.phasesMs.series - report.phasesMs.heads;
     // A series still without a newest time had its checkpoint damaged: learn it from persisted
     // chunks, so new samples can never overlap what is on disk.
@@ -372,7 +444,115 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       const rows = this.store.readChunks(blocks[i], s.id, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
       if (rows.length) return rows[rows.length - 1][1];
     }
+    const files = this.blockSet.blocks;
+    for (let i = files.length - 1; i >= 0; i--) {
+      const pos = files[i].find(s.id);
+      if (pos < 0) continue;
+      const chunks = files[i].positions(pos);
+      if (chunks.length) return chunks[chunks.length - 1].maxT;
+    }
     return null;
+  }
+
+  /**
+   * Series that block files hold but the series table does not (its rows were damaged) come back
+   * with the labels their newest block recorded, and their rows are written again.
+   */
+  private restoreSeriesFromBlocks(): void {
+    const restored: MemSeries[] = [];
+    const files = this.blockSet.blocks;
+    for (let b = files.length - 1; b >= 0; b--) {
+      const r = files[b];
+      for (let pos = 0; pos < r.seriesCount; pos++) {
+        const id = r.seriesId(pos);
+        if (this.byId[id] !== undefined) continue;
+        const s = this.addSeries(id, r.labels(pos));
+        s.persisted = true;
+        s.firstT = r.meta.maxT;
+        restored.push(s);
+      }
+    }
+    if (restored.length === 0) return;
+    for (const r of files) {
+      for (const s of restored) {
+        if (s.firstT <= r.meta.minT) continue;
+        const pos = r.find(s.id);
+        if (pos >= 0) s.firstT = Math.min(s.firstT, r.positions(pos)[0]?.minT ?? s.firstT);
+      }
+    }
+    this.recovery.series += restored.length;
+    this.recovery.lostSeries = Math.max(0, this.recovery.lostSeries - restored.length);
+    try {
+      this.store.transaction(() => {
+        for (const s of restored) this.store.insertSeries(s.id, labelsJson(s.labels), s.firstT);
+      });
+    } catch (err) {
+      if (!isDiskFullError(err)) throw err;
+    }
+    this.options.log(
+      `tsdb: ${restored.length} series missing from tsdb.sqlite restored from block files`,
+      "warn",
+    );
+  }
+
+  /**
+   * The block span of a dir that does not record it (written before it did, or its meta row was
+   * lost): the first of the option, 1 day (the old default) and 2 h under which every table's
+   * chunks lie inside the table's block.
+   */
+  private inferBlockMs(): number {
+    const ranges = this.store.blocks().map((b) => ({ b, range: this.store.blockTimeRange(b) }));
+    for (const D of [this.options.blockDurationMs, DAY_MS, 2 * HOUR_MS]) {
+      if (ranges.every(({ b, range }) => range === null || (b * D <= range.minT && range.maxT < (b + 1) * D)))
+        return D;
+    }
+    this.options.log(
+      "tsdb: the block span of this data dir is unknown; its block tables may read wrongly",
+      "warn",
+    );
+    return this.options.blockDurationMs;
+  }
+
+  /**
+   * Learns the dir's block span and how far it is sealed, and drops block tables a block file
+   * already holds (a seal interrupted between writing the block and dropping its table).
+   */
+  private loadBlockLayout(): void {
+    const recorded = this.store.getMeta("block_duration_ms");
+    this.blockMs = recorded ?? this.inferBlockMs();
+    if (recorded === null) {
+      try {
+        this.store.setMeta("block_duration_ms", this.blockMs);
+      } catch (err) {
+        if (!isDiskFullError(err)) throw err;
+      }
+    }
+    if (this.blockMs !== this.options.blockDurationMs && recorded !== null) {
+      this.options.log(
+        `tsdb: this data dir keeps blocks of ${this.blockMs} ms, not the ${this.options.blockDurationMs} ms asked for`,
+        "info",
+      );
+    }
+    // Merge a day's blocks (as Prometheus merges 2 h blocks), but never into a block longer than a
+    // tenth of retention, which is deleted only once its newest sample is out of it.
+    const tenth = Math.floor(this.options.retentionMs / 10 / this.blockMs) * this.blockMs;
+    this.compactRangeMs = Math.max(this.blockMs, Math.min(DAY_MS, tenth));
+    this.sealedBefore = Math.max(
+      this.store.getMeta("sealed_before") ?? Number.NEGATIVE_INFINITY,
+      this.blockSet.maxT(),
+    );
+    const covered = this.store
+      .blocks()
+      .filter((b) => this.blockSet.covers(b * this.blockMs, (b + 1) * this.blockMs));
+    if (covered.length) {
+      try {
+        this.store.transaction(() => {
+          for (const b of covered) this.store.dropBlock(b);
+        });
+      } catch (err) {
+        if (!isDiskFullError(err)) throw err;
+      }
+    }
   }
 
   // ---- series --------------------------------------------------------------------------------
@@ -437,6 +617,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   }
 
   isOutsideRetention(t: number): boolean {
+    if (t < this.sealedBefore) return true;
     // minValidTime() ≤ headMaxT − retention, so a sample at or after that is inside without a
     // look at the clock: the clock read, once ~9 % of ingest per sample, is left to samples near
     // the edge (or a head ahead of the clock). Same answer as `t < minValidTime()`.
@@ -444,12 +625,19 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     return t < this.minValidTime();
   }
 
+  /** Why a sample at `t` for which isOutsideRetention holds is refused. */
+  outOfBoundsReason(t: number): string {
+    return t < this.sealedBefore
+      ? `is older than the newest block file, which ends at ${this.sealedBefore}`
+      : "is older than the retention window";
+  }
+
   private blockOf(t: number): number {
-    return Math.floor(t / this.options.blockDurationMs);
+    return Math.floor(t / this.blockMs);
   }
 
   private blockEnd(t: number): number {
-    return (this.blockOf(t) + 1) * this.options.blockDurationMs;
+    return (this.blockOf(t) + 1) * this.blockMs;
   }
 
   // ---- writing -------------------------------------------------------------------------------
@@ -550,7 +738,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         this.orphanSamples++;
         continue;
       }
-      if (t <= s.lastT) {
+      if (t <= s.lastT || t < this.sealedBefore) {
         this.droppedOnApply++;
         continue;
       }
@@ -644,19 +832,36 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     return this.index.postingsForMatchers(matchers);
   }
 
-  persistedChunks(s: MemSeries, mint: number, maxt: number, before: number, warnings: string[]): ChunkRef[] {
-    const out: ChunkRef[] = [];
+  persistedChunks(
+    s: MemSeries,
+    mint: number,
+    maxt: number,
+    before: number,
+    warnings: string[],
+  ): PersistedChunk[] {
+    const out: PersistedChunk[] = [];
     const upper = Math.min(maxt, before - 1);
     const minValid = this.minValidTime();
-    const from = Math.max(
-      mint,
-      minValid === Number.NEGATIVE_INFINITY ? mint : minValid - this.options.blockDurationMs,
-    );
+    const from = Math.max(mint, minValid === Number.NEGATIVE_INFINITY ? mint : minValid - this.blockMs);
+    if (this.blockSet.blocks.length && Math.max(from, s.firstT) < this.sealedBefore) {
+      for (const c of this.blockSet.chunks(s.id, mint, upper, warnings)) {
+        if (c.maxT >= before) break;
+        // The chunk's own bytes and the padding after it: the rest of its page is not its.
+        out.push({ data: c.data, offset: c.offset, count: c.count, minT: c.minT, maxT: c.maxT, end: c.end });
+      }
+    }
     const blocks = this.store.blocks();
     const firstBlock = this.blockOf(Math.max(from, s.firstT));
     for (const block of blocks) {
       if (block < firstBlock) continue;
-      if (block * this.options.blockDurationMs > upper) break;
+      if (block * this.blockMs > upper) break;
+      // A table whose block file is written already (its drop is still to come) is read there.
+      if (
+        block * this.blockMs < this.sealedBefore &&
+        this.blockSet.covers(block * this.blockMs, (block + 1) * this.blockMs)
+      ) {
+        continue;
+      }
       let rows: ReturnType<SqliteStore["readChunks"]>;
       try {
         rows = this.store.readChunks(block, s.id, mint, before - 1, upper);
@@ -675,7 +880,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
           continue;
         }
         const data = withPadding(body, body.length);
-        out.push({ data, offset: 0, count: (data[0] << 8) | data[1], minT, maxT });
+        out.push({ data, offset: 0, count: (data[0] << 8) | data[1], minT, maxT, end: data.length });
       }
     }
     return out;
@@ -695,6 +900,8 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   maintain(): void {
     this.assertOpen();
     const removed = this.enforceRetention();
+    this.sealCompleteBlocks();
+    this.compactBlocks();
     const now = this.options.now();
     if (
       removed > 0 ||
@@ -716,9 +923,10 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   private enforceRetention(): number {
     const minValid = this.minValidTime();
     if (minValid === Number.NEGATIVE_INFINITY) return 0;
-    const D = this.options.blockDurationMs;
+    const D = this.blockMs;
     const dropped: number[] = [];
     for (const block of this.store.blocks()) if ((block + 1) * D <= minValid) dropped.push(block);
+    const deletedFiles = this.blockSet.deleteBefore(minValid);
     // Everything before this boundary is gone once the blocks below are dropped.
     const keptFrom = Math.floor(minValid / D) * D;
     const doomed: MemSeries[] = [];
@@ -728,7 +936,11 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         doomed.push(s);
       else if (s.firstT < keptFrom) s.firstT = keptFrom;
     }
-    if (dropped.length === 0 && doomed.length === 0) return 0;
+    if (dropped.length === 0 && doomed.length === 0) {
+      if (deletedFiles.length)
+        this.options.log(`tsdb: retention deleted blocks ${deletedFiles.join(", ")}`, "info");
+      return 0;
+    }
     this.store.transaction(() => {
       for (const block of dropped) this.store.dropBlock(block);
       for (const s of doomed) this.store.deleteSeries(s.id);
@@ -765,10 +977,108 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       );
     }
     this.options.log(
-      `tsdb: retention removed ${dropped.length} blocks and ${doomed.length} series older than ${new Date(keptFrom).toISOString()}`,
+      `tsdb: retention removed ${dropped.length + deletedFiles.length} blocks and ${doomed.length} series older than ${new Date(keptFrom).toISOString()}`,
       "info",
     );
     return doomed.length;
+  }
+
+  /**
+   * Moves every block table that can take no more samples into a block file: once the newest
+   * sample is half a block past a block's end, the block is sealed — appends before its end are
+   * refused from then on — its open chunks are closed and checkpointed with the rest of the head,
+   * and its table is written out as a block file and dropped. A failure leaves the table to the
+   * next pass; nothing is lost.
+   */
+  private sealCompleteBlocks(): void {
+    if (this.headMaxT === Number.NEGATIVE_INFINITY) return;
+    const D = this.blockMs;
+    const boundary = Math.floor((this.headMaxT - D / 2) / D) * D;
+    const due = () => this.store.blocks().filter((b) => (b + 1) * D <= this.sealedBefore);
+    if (boundary <= this.sealedBefore && due().length === 0) return;
+    if (boundary > this.sealedBefore) {
+      this.sealedBefore = boundary;
+      for (const s of this.byId) {
+        if (s?.head && s.head.count > 0 && s.head.minT < boundary && s.pendingOwner === null)
+          this.cutHead(s, s.head);
+      }
+      // Writes the chunks just closed into their tables and folds the log: no record left holds
+      // a sample the block files will hold.
+      this.checkpoint();
+    }
+    for (const block of due()) this.sealTable(block);
+  }
+
+  private sealTable(block: number): number {
+    const D = this.blockMs;
+    const minT = block * D;
+    const maxT = (block + 1) * D;
+    let lost = 0;
+    if (!this.blockSet.covers(minT, maxT)) {
+      const writer = new BlockWriter({ dir: this.blockSet.dir, minT, maxT });
+      let damaged = 0;
+      let orphans = 0;
+      let meta: ReturnType<BlockWriter["finish"]>;
+      try {
+        let current = -1;
+        let skip = false;
+        for (const [id, cMin, cMax, blob] of this.store.iterateBlock(block)) {
+          if (id !== current) {
+            current = id;
+            const s = this.byId[id];
+            skip = s === undefined;
+            if (s) writer.addSeries(id, s.labels);
+          }
+          if (skip) {
+            orphans++;
+            continue;
+          }
+          const body = unseal(blob, chunkSeed(id, cMin, cMax));
+          if (body === null) {
+            damaged++;
+            continue;
+          }
+          writer.addChunk(cMin, cMax, (body[0] << 8) | body[1], body);
+        }
+        meta = writer.finish();
+      } catch (err) {
+        writer.abort();
+        throw err;
+      }
+      this.blockSet.add(meta, writer.name);
+      lost = damaged + orphans;
+      this.options.log(
+        `tsdb: sealed block ${writer.name}: ${meta.series} series, ${meta.samples} samples` +
+          (damaged || orphans
+            ? `; ${damaged} damaged chunks and ${orphans} chunks of unknown series left out`
+            : ""),
+        damaged || orphans ? "warn" : "info",
+      );
+    }
+    this.store.transaction(() => {
+      this.store.dropBlock(block);
+      this.store.setMeta("sealed_before", this.sealedBefore);
+    });
+    this.chunksLostInSeal += lost;
+    try {
+      this.store.reclaimSpace();
+    } catch {
+      // Free pages stay in the file for new chunks; the next pass returns them.
+    }
+    return lost;
+  }
+
+  /** Merges one window's blocks per pass, so a pass's work stays bounded. */
+  private compactBlocks(): void {
+    const plan = this.blockSet.planCompaction(this.compactRangeMs, this.sealedBefore);
+    if (plan === null) return;
+    const warnings: string[] = [];
+    const meta = this.blockSet.compact(plan, warnings);
+    for (const w of warnings) this.options.log(`tsdb: ${w}`, "warn");
+    this.options.log(
+      `tsdb: compacted ${plan.length} blocks into one of ${meta.series} series, ${meta.samples} samples (${meta.minT}..${meta.maxT})`,
+      "info",
+    );
   }
 
   private evictFromMemory(): void {
@@ -858,7 +1168,18 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       headChunks,
       memoryClosedChunks,
       pendingChunks: this.pending.length,
-      blocks: [...this.store.blocks()],
+      blocks: this.blockNumbers(),
+      blockFiles: this.blockSet.blocks.map((r) => ({
+        name: r.name,
+        minT: r.meta.minT,
+        maxT: r.meta.maxT,
+        series: r.meta.series,
+        samples: r.meta.samples,
+        bytes: r.chunksBytes + r.indexBytes,
+        level: r.meta.level,
+      })),
+      sealedBefore: this.sealedBefore,
+      chunksLostInSeal: this.chunksLostInSeal,
       minValidTime: this.minValidTime(),
       headMaxT: this.headMaxT,
       lastSeq: this.lastSeq,
@@ -866,6 +1187,14 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       walBytesSinceCheckpoint: this.walBytesSinceCheckpoint,
       droppedOnApply: this.droppedOnApply,
     };
+  }
+
+  private blockNumbers(): number[] {
+    const numbers = new Set(this.store.blocks());
+    for (const r of this.blockSet.blocks) {
+      for (let b = this.blockOf(r.meta.minT); b * this.blockMs < r.meta.maxT; b++) numbers.add(b);
+    }
+    return [...numbers].sort((a, b) => a - b);
   }
 
   /** Checkpoints (so the next start replays nothing) and closes the file. */
@@ -885,6 +1214,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     } finally {
       this.closed = true;
       this.store.close();
+      this.blockSet.close();
     }
   }
 

@@ -262,12 +262,12 @@ function exerciseQueries(db: Tsdb, full: Data): void {
 
 // ---- files ------------------------------------------------------------------------------------
 
-const STORE_FILES = ["tsdb.sqlite", "tsdb.sqlite-wal"];
+const STORE_FILES = ["tsdb.sqlite", "tsdb.sqlite-wal", "blocks"];
 
 /** Copies a store's files (a copy taken while it is open is a crash image; -shm is rebuilt). */
 function copyStore(from: string, to: string): void {
   for (const name of STORE_FILES) {
-    if (existsSync(join(from, name))) cpSync(join(from, name), join(to, name));
+    if (existsSync(join(from, name))) cpSync(join(from, name), join(to, name), { recursive: true });
   }
 }
 
@@ -381,7 +381,7 @@ function lossReported(db: Tsdb, read: ReadResult): boolean {
   const r = db.recovery;
   return (
     r.salvage !== null ||
-    r.lostSeries + r.lostHeads + r.lostWalRecords + r.orphanSamples > 0 ||
+    r.lostSeries + r.lostHeads + r.lostWalRecords + r.orphanSamples + r.lostChunks > 0 ||
     read.warnings.length > 0 ||
     read.iteratorErrors.length > 0
   );

@@ -120,8 +120,8 @@ interface Column {
 
 /** Copies a crashed store's files (not the -shm index, which SQLite rebuilds) so it can be inspected elsewhere. */
 function copyStore(from: string, to: string): void {
-  for (const name of ["tsdb.sqlite", "tsdb.sqlite-wal"]) {
-    if (existsSync(join(from, name))) cpSync(join(from, name), join(to, name));
+  for (const name of ["tsdb.sqlite", "tsdb.sqlite-wal", "blocks"]) {
+    if (existsSync(join(from, name))) cpSync(join(from, name), join(to, name), { recursive: true });
   }
 }
 

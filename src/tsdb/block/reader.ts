@@ -10,6 +10,7 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs"
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { Label, Labels, Matcher } from "../../storage/index.js";
+import { PADDING } from "../chunk/xor.js";
 import { ByteReader } from "./bytes.js";
 import { decompressPage } from "./codec.js";
 import {
@@ -31,6 +32,8 @@ import {
 export interface BlockChunk {
   data: Uint8Array;
   offset: number;
+  /** Where the chunk's bytes and the padding after them end (a page ends in padding). */
+  end: number;
   count: number;
   minT: number;
   maxT: number;
@@ -260,13 +263,20 @@ export class BlockReader {
         );
         continue;
       }
-      if (c.offset + c.length > page.length) {
+      if (c.offset + c.length + PADDING > page.length) {
         warnings.push(
           `block ${this.name}: chunk ${c.minT}..${c.maxT} of series ${id} skipped: past its page's end`,
         );
         continue;
       }
-      out.push({ data: page, offset: c.offset, count: c.count, minT: c.minT, maxT: c.maxT });
+      out.push({
+        data: page,
+        offset: c.offset,
+        end: c.offset + c.length + PADDING,
+        count: c.count,
+        minT: c.minT,
+        maxT: c.maxT,
+      });
     }
     return out;
   }
