@@ -1203,6 +1203,8 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     if (this.timer) clearInterval(this.timer);
     try {
       this.checkpoint();
+      // The log rows the checkpoint deleted leave free pages: give them back before stopping.
+      this.store.reclaimSpace();
       this.store.checkpointFile();
     } catch (err) {
       if (!isDiskFullError(err)) throw err;
