@@ -222,7 +222,7 @@ export class QueryPool implements QueryRunner {
       port: port2,
       shared,
     };
-    const worker = new Worker(new URL("./worker-bootstrap.mjs", import.meta.url), {
+    const worker = new Worker(new URL("../tsdb/worker-bootstrap.mjs", import.meta.url), {
       workerData: init,
       transferList: [port2],
       resourceLimits: { maxOldGenerationSizeMb: this.memoryMb },

@@ -38,7 +38,7 @@ import {
 } from "../storage/index.js";
 import { type AppendTarget, type BatchBuffers, TsdbAppender } from "./appender.js";
 import { BlockSet, type UnreadableBlock } from "./block/block-set.js";
-import { BlockWriter } from "./block/writer.js";
+import { type BlockJob, type BlockJobResult, runBlockJobInWorker } from "./block/jobs.js";
 import { ENCODER_STATE_BYTES, MAX_SAMPLES_PER_CHUNK, withPadding, XorEncoder } from "./chunk/xor.js";
 import { LabelIndex } from "./label-index.js";
 import { MemSeries, SeriesTimes } from "./mem-series.js";
@@ -46,6 +46,7 @@ import { DAY_MS, HOUR_MS, type ResolvedOptions, resolveOptions, type TsdbOptions
 import { type PersistedChunk, type QueryTarget, TsdbQuerier } from "./querier.js";
 import { type SalvageReport, salvage } from "./salvage.js";
 import {
+  blockTableName,
   chunkSeed,
   isCorruption,
   labelsCrc,
@@ -73,7 +74,7 @@ export interface RecoveryReport {
   orphanSamples: number;
   /** Set when the file was damaged beyond SQLite's own recovery and rebuilt. */
   salvage: SalvageReport | null;
-  /** Damaged chunks met while sealing block tables at start-up, left out of the block files. */
+  /** Chunks sealing left out of block files since the store opened (damaged, or of a lost series). */
   lostChunks: number;
   /** Block files opened, and those left on disk unread because they are damaged. */
   blocks: number;
@@ -131,8 +132,8 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   private compactRangeMs: number;
   /** Everything before this is in block files (or was, if retention dropped it). */
   private sealedBefore = Number.NEGATIVE_INFINITY;
-  /** Damaged chunks (or chunks of lost series) that sealing left out of block files. */
-  private chunksLostInSeal = 0;
+  /** The block job running on a worker thread (one at a time). */
+  private blockJob: { cancel: () => void; done: Promise<void> } | null = null;
   private readonly index = new LabelIndex();
   /** Series by label hash; a hash shared by several label sets maps to an array of them. */
   private readonly byHash = new Map<number, MemSeries | MemSeries[]>();
@@ -275,7 +276,6 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     // block tables now rather than a maintenance period later.
     try {
       db.sealCompleteBlocks();
-      db.recovery.lostChunks = db.chunksLostInSeal;
     } catch (err) {
       o.log(`tsdb: sealing blocks at start-up failed, will retry: ${(err as Error).message}`, "warn");
     }
@@ -901,7 +901,6 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     this.assertOpen();
     const removed = this.enforceRetention();
     this.sealCompleteBlocks();
-    this.compactBlocks();
     const now = this.options.now();
     if (
       removed > 0 ||
@@ -994,8 +993,6 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     if (this.headMaxT === Number.NEGATIVE_INFINITY) return;
     const D = this.blockMs;
     const boundary = Math.floor((this.headMaxT - D / 2) / D) * D;
-    const due = () => this.store.blocks().filter((b) => (b + 1) * D <= this.sealedBefore);
-    if (boundary <= this.sealedBefore && due().length === 0) return;
     if (boundary > this.sealedBefore) {
       this.sealedBefore = boundary;
       for (const s of this.byId) {
@@ -1006,79 +1003,107 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       // a sample the block files will hold.
       this.checkpoint();
     }
-    for (const block of due()) this.sealTable(block);
+    this.startBlockJob();
   }
 
-  private sealTable(block: number): number {
+  /** Block tables that can take no more samples, oldest first. */
+  private dueTables(): number[] {
+    return this.store.blocks().filter((b) => (b + 1) * this.blockMs <= this.sealedBefore);
+  }
+
+  /**
+   * Starts the next block job on a worker thread, if none is running: the oldest due table's seal,
+   * else one window's compaction. Its result is applied on this thread when it arrives, and the
+   * next job starts then. A table a block file already holds is just dropped.
+   */
+  private startBlockJob(): void {
+    if (this.blockJob !== null || this.closed) return;
     const D = this.blockMs;
-    const minT = block * D;
-    const maxT = (block + 1) * D;
-    let lost = 0;
-    if (!this.blockSet.covers(minT, maxT)) {
-      const writer = new BlockWriter({ dir: this.blockSet.dir, minT, maxT });
-      let damaged = 0;
-      let orphans = 0;
-      let meta: ReturnType<BlockWriter["finish"]>;
-      try {
-        let current = -1;
-        let skip = false;
-        for (const [id, cMin, cMax, blob] of this.store.iterateBlock(block)) {
-          if (id !== current) {
-            current = id;
-            const s = this.byId[id];
-            skip = s === undefined;
-            if (s) writer.addSeries(id, s.labels);
-          }
-          if (skip) {
-            orphans++;
-            continue;
-          }
-          const body = unseal(blob, chunkSeed(id, cMin, cMax));
-          if (body === null) {
-            damaged++;
-            continue;
-          }
-          writer.addChunk(cMin, cMax, (body[0] << 8) | body[1], body);
-        }
-        meta = writer.finish();
-      } catch (err) {
-        writer.abort();
-        throw err;
+    let job: BlockJob | null = null;
+    let table: number | null = null;
+    for (const due of this.dueTables()) {
+      if (this.blockSet.covers(due * D, (due + 1) * D)) {
+        this.dropSealedTable(due);
+        continue;
       }
-      this.blockSet.add(meta, writer.name);
-      lost = damaged + orphans;
+      table = due;
+      job = {
+        kind: "seal",
+        blocksDir: this.blockSet.dir,
+        sqlitePath: this.store.path,
+        table: blockTableName(due),
+        minT: due * D,
+        maxT: (due + 1) * D,
+      };
+      break;
+    }
+    if (job === null) {
+      const plan = this.blockSet.planCompaction(this.compactRangeMs, this.sealedBefore);
+      if (plan === null) return;
+      job = { kind: "merge", blocksDir: this.blockSet.dir, sources: plan.map((r) => r.name) };
+    }
+    const running = runBlockJobInWorker(job);
+    const started = job;
+    this.blockJob = {
+      cancel: running.cancel,
+      done: running.done.then(
+        (result) => {
+          this.blockJob = null;
+          if (this.closed) return;
+          try {
+            this.applyBlockJob(started, table, result);
+          } catch (err) {
+            this.options.log(
+              `tsdb: block ${result.name} could not be put in place, will retry: ${(err as Error).message}`,
+              "warn",
+            );
+            return;
+          }
+          this.startBlockJob();
+        },
+        (err: Error) => {
+          this.blockJob = null;
+          if (!this.closed) this.options.log(`tsdb: block job failed, will retry: ${err.message}`, "warn");
+        },
+      ),
+    };
+  }
+
+  private applyBlockJob(job: BlockJob, table: number | null, result: BlockJobResult): void {
+    for (const w of result.warnings) this.options.log(`tsdb: ${w}`, "warn");
+    const { meta, name } = result;
+    if (job.kind === "seal" && table !== null) {
+      this.blockSet.add(meta, name);
+      this.recovery.lostChunks += result.lost;
+      this.dropSealedTable(table);
+      this.options.log(`tsdb: sealed block ${name}: ${meta.series} series, ${meta.samples} samples`, "info");
+    } else if (job.kind === "merge") {
+      this.blockSet.replace(job.sources, meta, name);
       this.options.log(
-        `tsdb: sealed block ${writer.name}: ${meta.series} series, ${meta.samples} samples` +
-          (damaged || orphans
-            ? `; ${damaged} damaged chunks and ${orphans} chunks of unknown series left out`
-            : ""),
-        damaged || orphans ? "warn" : "info",
+        `tsdb: compacted ${job.sources.length} blocks into ${name}: ${meta.series} series, ${meta.samples} samples`,
+        "info",
       );
     }
+  }
+
+  private dropSealedTable(block: number): void {
     this.store.transaction(() => {
       this.store.dropBlock(block);
       this.store.setMeta("sealed_before", this.sealedBefore);
     });
-    this.chunksLostInSeal += lost;
     try {
       this.store.reclaimSpace();
     } catch {
       // Free pages stay in the file for new chunks; the next pass returns them.
     }
-    return lost;
   }
 
-  /** Merges one window's blocks per pass, so a pass's work stays bounded. */
-  private compactBlocks(): void {
-    const plan = this.blockSet.planCompaction(this.compactRangeMs, this.sealedBefore);
-    if (plan === null) return;
-    const warnings: string[] = [];
-    const meta = this.blockSet.compact(plan, warnings);
-    for (const w of warnings) this.options.log(`tsdb: ${w}`, "warn");
-    this.options.log(
-      `tsdb: compacted ${plan.length} blocks into one of ${meta.series} series, ${meta.samples} samples (${meta.minT}..${meta.maxT})`,
-      "info",
-    );
+  /**
+   * Resolves once no block job is running (each finished job starts the next one due). A job
+   * that fails ends the wait; the next maintenance pass retries it. For tests and tools.
+   */
+  async blockJobsSettled(): Promise<void> {
+    while (this.blockJob !== null) await this.blockJob.done;
   }
 
   private evictFromMemory(): void {
@@ -1179,7 +1204,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         level: r.meta.level,
       })),
       sealedBefore: this.sealedBefore,
-      chunksLostInSeal: this.chunksLostInSeal,
+      chunksLostInSeal: this.recovery.lostChunks,
       minValidTime: this.minValidTime(),
       headMaxT: this.headMaxT,
       lastSeq: this.lastSeq,
@@ -1201,6 +1226,10 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   close(): void {
     if (this.closed) return;
     if (this.timer) clearInterval(this.timer);
+    // A job cut short leaves a .tmp directory (deleted at the next start) or a finished block
+    // whose table the next start drops: nothing is lost either way.
+    this.blockJob?.cancel();
+    this.blockJob = null;
     try {
       this.checkpoint();
       // The log rows the checkpoint deleted leave free pages: give them back before stopping.

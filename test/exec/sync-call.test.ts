@@ -10,7 +10,7 @@ import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { serveSyncCalls } from "../../src/exec/sync-call.js";
 
 function startWorker(calls: number, port: MessagePort, shared: SharedArrayBuffer) {
-  const worker = new Worker(new URL("../../src/exec/worker-bootstrap.mjs", import.meta.url), {
+  const worker = new Worker(new URL("../../src/tsdb/worker-bootstrap.mjs", import.meta.url), {
     workerData: { entry: new URL("./sync-call-worker.ts", import.meta.url).href, port, shared, calls },
     transferList: [port],
   });

@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BLOCKS_DIR, type BlockMeta, parseBlockName, TMP_SUFFIX } from "./format.js";
 import { type BlockChunk, BlockReader } from "./reader.js";
-import { BlockWriter, fsyncDir } from "./writer.js";
+import { fsyncDir } from "./writer.js";
 
 export interface UnreadableBlock {
   name: string;
@@ -159,63 +159,17 @@ export class BlockSet {
     return null;
   }
 
-  /**
-   * Merges `sources` (adjacent, non-overlapping) into one block, then deletes them. A series'
-   * labels come from the first source that holds it. Runs on the calling thread.
-   */
-  compact(sources: readonly BlockReader[], warnings: string[]): BlockMeta {
-    const minT = Math.min(...sources.map((r) => r.meta.minT));
-    const maxT = Math.max(...sources.map((r) => r.meta.maxT));
-    const writer = new BlockWriter({
-      dir: this.dir,
-      minT,
-      maxT,
-      level: Math.max(...sources.map((r) => r.meta.level)) + 1,
-      sources: sources.map((r) => r.name),
-    });
-    let meta: BlockMeta;
-    try {
-      const ordered = [...sources].sort((a, b) => a.meta.minT - b.meta.minT);
-      const cursors = ordered.map(() => 0);
-      for (;;) {
-        let id = Number.POSITIVE_INFINITY;
-        for (let i = 0; i < ordered.length; i++) {
-          if (cursors[i] < ordered[i].seriesCount) id = Math.min(id, ordered[i].seriesId(cursors[i]));
-        }
-        if (id === Number.POSITIVE_INFINITY) break;
-        let first = true;
-        for (let i = 0; i < ordered.length; i++) {
-          const r = ordered[i];
-          if (cursors[i] >= r.seriesCount || r.seriesId(cursors[i]) !== id) continue;
-          if (first) writer.addSeries(id, r.labels(cursors[i]));
-          first = false;
-          for (const p of r.positions(cursors[i])) {
-            const page = r.page(p.page);
-            if (page instanceof Error) {
-              warnings.push(
-                `block ${r.name}: chunk ${p.minT}..${p.maxT} of series ${id} lost in compaction: ${page.message}`,
-              );
-              continue;
-            }
-            writer.addChunk(p.minT, p.maxT, p.count, page.subarray(p.offset, p.offset + p.length));
-          }
-          cursors[i]++;
-        }
-      }
-      meta = writer.finish();
-    } catch (err) {
-      writer.abort();
-      throw err;
-    }
-    this.add(meta, writer.name);
-    const names = new Set(sources.map((r) => r.name));
-    this.readers = this.readers.filter((r) => !names.has(r.name));
-    for (const r of sources) {
+  /** Puts a merged block in place of its sources (already written, see jobs.ts) and deletes them. */
+  replace(sources: readonly string[], meta: BlockMeta, name: string): void {
+    this.add(meta, name);
+    const gone = new Set(sources);
+    const doomed = this.readers.filter((r) => gone.has(r.name));
+    this.readers = this.readers.filter((r) => !gone.has(r.name));
+    for (const r of doomed) {
       r.close();
       rmSync(r.dir, { recursive: true, force: true });
     }
     fsyncDir(this.dir);
-    return meta;
   }
 
   close(): void {

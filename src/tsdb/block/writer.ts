@@ -171,6 +171,8 @@ export class BlockWriter {
       };
       writeDurably(join(this.tmp, META_FILE), Buffer.from(`${JSON.stringify(meta, null, 2)}\n`));
       fsyncDir(this.tmp);
+      // Only a job cut short after its rename leaves the same block here (its table was not dropped).
+      rmSync(this.final, { recursive: true, force: true });
       renameSync(this.tmp, this.final);
       fsyncDir(this.opts.dir);
       return meta;

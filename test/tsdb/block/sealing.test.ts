@@ -39,12 +39,15 @@ describe("block files under the TSDB", () => {
   const tmp = tempDir("mim-seal-");
   after(() => tmp.cleanup());
 
-  it("converts a data dir of the previous release (1-day tables) into block files, losing nothing", () => {
+  it("converts a data dir of the previous release (1-day tables) into block files, losing nothing", async () => {
     const dir = join(tmp.dir, "legacy");
     cpSync(FIXTURE, dir, { recursive: true });
     const now = () => LEGACY_T0 + 3 * DAY;
     const want = expectedLegacy();
     let db = Tsdb.open({ dir, maintenanceIntervalMs: 0, now });
+    // Reads are whole while the seal runs on its worker thread, and after.
+    assert.deepEqual(sorted(readAll(db.querier(0, Number.MAX_SAFE_INTEGER))), want);
+    await db.blockJobsSettled();
     // Opening seals what can no longer change: days 0 and 1 (the newest sample is late on day 2).
     let st = db.stats();
     assert.deepEqual(
@@ -76,7 +79,7 @@ describe("block files under the TSDB", () => {
     db.close();
   });
 
-  it("seals, compacts and deletes blocks by retention in a new data dir", () => {
+  it("seals, compacts and deletes blocks by retention in a new data dir", async () => {
     const dir = join(tmp.dir, "fresh");
     const logs: string[] = [];
     const T0 = 40 * DAY;
@@ -106,11 +109,13 @@ describe("block files under the TSDB", () => {
         want[i].samples.push(`${t + i}:${bits(v)}`);
       }
       app.commit();
-      if ((t - T0) % (20 * 60_000) === 0) db.maintain();
+      if ((t - T0) % (20 * 60_000) === 0) {
+        db.maintain();
+        await db.blockJobsSettled();
+      }
     }
     db.maintain();
-    db.maintain();
-    db.maintain();
+    await db.blockJobsSettled();
     const st = db.stats();
     // Sealed through 5.5 h (half a block behind the newest sample); merged by the hour.
     assert.equal(st.sealedBefore, T0 + 5.5 * HOUR);
@@ -148,6 +153,7 @@ describe("block files under the TSDB", () => {
     for (let i = 0; i < 5; i++) app.append(0, labels(i), T0 + 13 * HOUR + i, 1);
     app.commit();
     db.maintain();
+    await db.blockJobsSettled();
     const after = db.stats();
     assert.ok(
       after.blockFiles.every((b) => b.maxT > T0 + 3 * HOUR),
