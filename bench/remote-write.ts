@@ -7,95 +7,33 @@
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeRemoteWriteBody, type TimeSeriesInput } from "../src/ingest/remote-write/index.js";
 import { spawnMimServe } from "../test/support/mim-process.js";
 import { Fleet } from "./fleet.js";
+import {
+  closeSenders,
+  PayloadBuilder,
+  type Payloads,
+  SAMPLES_PER_REQUEST,
+  SHARDS,
+  send,
+} from "./payloads.js";
+
+export type { Payloads } from "./payloads.js";
+export { send } from "./payloads.js";
 
 const PROMETHEUS = process.env.PROMETHEUS ?? "/usr/bin/prometheus";
-const SHARDS = Number(process.env.SHARDS ?? 4);
-const SAMPLES_PER_REQUEST = 2_000;
-
-export interface Payloads {
-  /** Per shard, its requests in time order. */
-  shards: Uint8Array[][];
-  samples: number;
-  series: number;
-}
 
 /** A fleet's scrapes as remote-write requests: each series always goes through the same shard. */
 export function buildPayloads(projects: number, models: number, scrapes: number, endMs: number): Payloads {
   const fleet = new Fleet(projects, models);
-  const n = fleet.seriesCount;
-  const shards: Uint8Array[][] = Array.from({ length: SHARDS }, () => []);
-  let samples = 0;
+  const builder = new PayloadBuilder(fleet.labels);
   for (let s = 0; s < scrapes; s++) {
     fleet.step();
-    const t = endMs - (scrapes - 1 - s) * 15_000;
-    for (let shard = 0; shard < SHARDS; shard++) {
-      let batch: TimeSeriesInput[] = [];
-      for (let i = shard; i < n; i += SHARDS) {
-        batch.push({ labels: fleet.labels[i], samples: [{ timestamp: t, value: fleet.values[i] }] });
-        if (batch.length === SAMPLES_PER_REQUEST) {
-          shards[shard].push(encodeRemoteWriteBody({ timeseries: batch }));
-          samples += batch.length;
-          batch = [];
-        }
-      }
-      if (batch.length > 0) {
-        shards[shard].push(encodeRemoteWriteBody({ timeseries: batch }));
-        samples += batch.length;
-      }
-    }
+    builder.addScrape(endMs - (scrapes - 1 - s) * 15_000, fleet.values);
   }
-  return { shards, samples, series: n };
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: SHARDS * 2 });
-
-function post(url: URL, body: Uint8Array, token?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: {
-          "Content-Type": "application/x-protobuf",
-          "Content-Encoding": "snappy",
-          "X-Prometheus-Remote-Write-Version": "0.1.0",
-          "Content-Length": body.length,
-          ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-/** Sends every shard's requests in order, shards in parallel; returns seconds taken. */
-export async function send(p: Payloads, url: string, token?: string): Promise<number> {
-  const target = new URL(url);
-  const started = performance.now();
-  let failed = 0;
-  await Promise.all(
-    p.shards.map(async (requests) => {
-      for (const body of requests) {
-        const status = await post(target, body, token);
-        if (status < 200 || status >= 300) failed++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  if (failed > 0) throw new Error(`${failed} requests to ${url} failed`);
-  return seconds;
+  return builder.payloads();
 }
 
 async function ready(url: string): Promise<void> {
@@ -213,7 +151,7 @@ export async function runRemoteWriteComparison(): Promise<Record<string, number>
       ) / 100;
     console.log(`  ratio (this service / Prometheus): ${results.remote_write_ratio}`);
   } finally {
-    agent.destroy();
+    closeSenders();
     rmSync(dir, { recursive: true, force: true });
   }
   return { remote_write_series: payloads.series, remote_write_samples: payloads.samples, ...results };

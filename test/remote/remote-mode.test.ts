@@ -30,6 +30,7 @@ import { type RunningService, startService } from "../../src/cli/service.js";
 import { PANELS } from "../../web/src/queries.js";
 import { generateFleet } from "../api/fleet-samples.js";
 import type { SampleSeries } from "../api/harness.js";
+import { compareRows, type Row, rowsOf } from "../support/answers.js";
 import {
   type EngineHandle,
   type EngineKind,
@@ -146,46 +147,14 @@ async function feedBoth(series: readonly SampleSeries[], embedded: Mim, remote: 
   }
 }
 
-type Row = { key: string; points: Array<[number, number]> };
-
 function rows(a: Answer, what: string): Row[] {
   assert.equal(a.status, 200, `${what}: ${JSON.stringify(a.body)}`);
-  const result = a.body.data?.result ?? [];
-  return result
-    .map((r) => ({
-      key: JSON.stringify(Object.entries(r.metric).sort()),
-      points: (r.values ?? (r.value ? [r.value] : [])).map(([t, v]): [number, number] => [t, Number(v)]),
-    }))
-    .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  return rowsOf(a.body.data?.result ?? []);
 }
 
-function close(a: number, b: number, rel: number): boolean {
-  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
-  if (a === b) return true;
-  return Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b));
-}
-
-/** Differences between two answers, as readable lines (empty when they agree). */
+/** Differences between the embedded and the remote answer, as readable lines (empty when they agree). */
 function compare(what: string, embedded: Row[], remote: Row[], rel: number): string[] {
-  const out: string[] = [];
-  const keysE = embedded.map((r) => r.key).join("\n");
-  const keysR = remote.map((r) => r.key).join("\n");
-  if (keysE !== keysR) return [`${what}: series differ\n  embedded: ${keysE}\n  remote:   ${keysR}`];
-  for (let i = 0; i < embedded.length; i++) {
-    const e = embedded[i].points;
-    const r = remote[i].points;
-    if (e.length !== r.length) {
-      out.push(`${what} ${embedded[i].key}: ${e.length} points embedded, ${r.length} remote`);
-      continue;
-    }
-    for (let j = 0; j < e.length; j++) {
-      if (e[j][0] !== r[j][0] || !close(e[j][1], r[j][1], rel)) {
-        out.push(`${what} ${embedded[i].key} @${e[j][0]}: embedded ${e[j][1]}, remote ${r[j][0]}=${r[j][1]}`);
-        break;
-      }
-    }
-  }
-  return out;
+  return compareRows(what, embedded, remote, rel, { want: "embedded", got: "remote" });
 }
 
 interface Traffic {

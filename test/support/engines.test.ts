@@ -1,7 +1,7 @@
 /**
  * The engine support (engines.ts) and the steady fleet (steady-fleet.ts): each real engine takes a
  * steady fleet by remote write, answers count() and rate() exactly, and still has the data after a
- * restart on the same directory. An engine whose binary is missing fails the test in CI (CI=true)
+ * restart, and a kill -9, on the same directory. An engine whose binary is missing fails the test in CI (CI=true)
  * and skips it locally.
  */
 import assert from "node:assert/strict";
@@ -121,7 +121,7 @@ describe("steady fleet", () => {
 
 for (const kind of ["prometheus", "victoria-metrics"] as const satisfies readonly EngineKind[]) {
   describe(`engine ${kind}`, () => {
-    it("takes a steady fleet by remote write, answers count and rate exactly, keeps it over a restart", {
+    it("takes a steady fleet by remote write, answers count and rate exactly, keeps it over a restart and a kill -9", {
       skip: engineSkip(kind),
       timeout: 20_000,
     }, async () => {
@@ -147,6 +147,13 @@ for (const kind of ["prometheus", "victoria-metrics"] as const satisfies readonl
         await engine.start();
         await checkCount(engine, fleet, at[1]);
         await checkRates(engine, fleet, at[1]);
+
+        // A crash (kill -9) after that restart: everything was on disk, so nothing is lost.
+        assert.ok(engine.pid, "running");
+        await engine.kill();
+        assert.equal(engine.pid, undefined, "killed");
+        await engine.start();
+        await checkCount(engine, fleet, at[1]);
       } catch (e) {
         if (e instanceof Error) e.message += `\n${kind} log:\n${engine.log()}`;
         throw e;

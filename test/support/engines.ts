@@ -3,8 +3,8 @@
  * mode: Prometheus 2.42 (`/usr/bin/prometheus`, remote-write receiver enabled) and single-node
  * VictoriaMetrics 1.79 (`/usr/bin/victoria-metrics`). Each run gets a free 127.0.0.1 port and a
  * temp directory holding the data (`data/`), the log (`engine.log`) and, for Prometheus, a minimal
- * config; `stop()` then `start()` restarts on the same data and port. Child processes are SIGKILLed
- * if the test process exits while they run.
+ * config; `stop()` then `start()` restarts on the same data and port, and so does `kill()` (a crash,
+ * SIGKILL) then `start()`. Child processes are SIGKILLed if the test process exits while they run.
  *
  * Binaries can be overridden with PROMETHEUS and VICTORIA_METRICS. Tests use `engineSkip(kind)` as
  * their `skip` option: in CI (CI=true) a missing binary fails the test (start throws), locally it
@@ -51,6 +51,10 @@ export interface EngineHandle {
   dir: string;
   /** SIGTERM, then wait for the exit (SIGKILL after 10 s). No-op when not running. */
   stop(): Promise<void>;
+  /** Sends `signal` (default SIGKILL: a crash) and waits for the exit. No-op when not running. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** The running process's id, undefined when not running. */
+  readonly pid: number | undefined;
   /** Starts again on the same data directory and port; resolves when ready. No-op when running. */
   start(): Promise<void>;
   /**
@@ -71,7 +75,16 @@ const BINARIES: Record<EngineKind, string> = {
 };
 
 const READY_TIMEOUT_MS = 15_000;
+const READY_POLL_MS = 50;
 const KILL_AFTER_MS = 10_000;
+
+/** How long start() waits for the engine to be ready, and how often it asks. */
+export interface EngineOptions {
+  /** Default 15 s; a restart on a large data directory (log replay) may need more. */
+  readyTimeoutMs?: number;
+  /** Default 50 ms; a benchmark timing restarts asks more often. */
+  readyPollMs?: number;
+}
 
 export function engineBinary(kind: EngineKind): string {
   return BINARIES[kind];
@@ -173,6 +186,7 @@ class Engine implements EngineHandle {
     private readonly spec: EngineSpec,
     readonly dir: string,
     readonly port: number,
+    private readonly opts: EngineOptions = {},
   ) {
     this.kind = spec.kind;
     this.url = `http://127.0.0.1:${port}`;
@@ -186,6 +200,10 @@ class Engine implements EngineHandle {
     } catch {
       return "";
     }
+  }
+
+  get pid(): number | undefined {
+    return this.running() ? this.child?.pid : undefined;
   }
 
   private running(): boolean {
@@ -224,7 +242,8 @@ class Engine implements EngineHandle {
       });
     });
 
-    const deadline = Date.now() + READY_TIMEOUT_MS;
+    const readyTimeoutMs = this.opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    const deadline = Date.now() + readyTimeoutMs;
     const readyUrl = this.url + this.spec.readyPath;
     for (;;) {
       if (exitInfo !== null) {
@@ -240,10 +259,10 @@ class Engine implements EngineHandle {
       if (Date.now() > deadline) {
         await this.stop();
         throw new Error(
-          `${this.kind} on ${this.url} not ready after ${READY_TIMEOUT_MS / 1000} s (${args.join(" ")}); log:\n${this.log()}`,
+          `${this.kind} on ${this.url} not ready after ${readyTimeoutMs / 1000} s (${args.join(" ")}); log:\n${this.log()}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, this.opts.readyPollMs ?? READY_POLL_MS));
     }
   }
 
@@ -261,6 +280,15 @@ class Engine implements EngineHandle {
     this.child = null;
   }
 
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.child;
+    if (child === null) return;
+    if (this.running()) child.kill(signal);
+    await this.exited;
+    process.off("exit", this.killOnExit);
+    this.child = null;
+  }
+
   flush(): Promise<void> {
     return this.spec.flush(this.url);
   }
@@ -271,11 +299,11 @@ class Engine implements EngineHandle {
   }
 }
 
-async function startEngine(spec: EngineSpec): Promise<EngineHandle> {
+async function startEngine(spec: EngineSpec, opts: EngineOptions = {}): Promise<EngineHandle> {
   const dir = mkdtempSync(join(tmpdir(), `mim-${spec.kind}-`));
   // The port is free when picked but another process may take it first: try a few.
   for (let attempt = 1; ; attempt++) {
-    const engine = new Engine(spec, dir, await freePort());
+    const engine = new Engine(spec, dir, await freePort(), opts);
     try {
       await engine.start();
       return engine;
@@ -294,17 +322,17 @@ async function startEngine(spec: EngineSpec): Promise<EngineHandle> {
 }
 
 /** Prometheus 2.42 with the remote-write receiver, on a free loopback port; ready when it resolves. */
-export function startPrometheus(): Promise<EngineHandle> {
-  return startEngine(PROMETHEUS_SPEC);
+export function startPrometheus(opts: EngineOptions = {}): Promise<EngineHandle> {
+  return startEngine(PROMETHEUS_SPEC, opts);
 }
 
 /** Single-node VictoriaMetrics 1.79 on a free loopback port; ready when it resolves. */
-export function startVictoriaMetrics(): Promise<EngineHandle> {
-  return startEngine(VICTORIA_METRICS_SPEC);
+export function startVictoriaMetrics(opts: EngineOptions = {}): Promise<EngineHandle> {
+  return startEngine(VICTORIA_METRICS_SPEC, opts);
 }
 
-export function startEngineOfKind(kind: EngineKind): Promise<EngineHandle> {
-  return kind === "prometheus" ? startPrometheus() : startVictoriaMetrics();
+export function startEngineOfKind(kind: EngineKind, opts: EngineOptions = {}): Promise<EngineHandle> {
+  return kind === "prometheus" ? startPrometheus(opts) : startVictoriaMetrics(opts);
 }
 
 /** The first and last sample times (ms) of the series; min > max when they hold no sample. */
