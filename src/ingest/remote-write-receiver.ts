@@ -26,7 +26,9 @@ import {
 } from "../storage/index.js";
 import { ACTIVE_SERIES_IDLE_MS, type ActiveSeries } from "./active-series.js";
 import { clipLabels, type IngestLimits, type IngestRefusal, refuseSeriesShape } from "./limits.js";
+import type { LabelSpan } from "./remote-write/decode.js";
 import { decodeRemoteWrite, type RemoteWriteOptions } from "./remote-write/index.js";
+import { type CachedSeries, seriesCacheFor } from "./series-cache.js";
 import { rejectSeries, type WriteScope } from "./validate.js";
 
 /** The tenant bounds a request is held to. */
@@ -64,7 +66,10 @@ export function receiveRemoteWrite(
   let refusedBy: IngestRefusal | null = null;
   let ref: SeriesRef = 0;
   /** labelsHash of the current series' labels: the guard's key, and handed to the store. */
-  let hash = 0;
+  let hash: number | undefined = 0;
+  /** The cache entry of the current series, to keep its newest ref. */
+  let cached: CachedSeries | null = null;
+  const cache = seriesCacheFor(storage, scope, guard?.limits ?? null);
   let rejected = 0;
   let firstError: string | undefined;
   const refused: Partial<Record<IngestRefusal, number>> = {};
@@ -81,9 +86,24 @@ export function receiveRemoteWrite(
     const result = decodeRemoteWrite(
       body,
       {
-        series(raw: Label[]) {
+        series(raw: Label[], span?: LabelSpan) {
           ref = 0;
           refusedBy = null;
+          cached = span ? (cache.get(span) ?? null) : null;
+          if (cached !== null) {
+            // Accepted before under this scope and these limits: only the active-series cap,
+            // which depends on the moment, is asked again. The raw labels go to the store with no
+            // hash, so a ref that no longer names the series (retention) is looked up afresh.
+            labels = raw;
+            hash = undefined;
+            ref = cached.ref;
+            if (guard && !guard.activeSeries.admit(cached.project, cached.hash, guard.now)) {
+              firstError ??= `series ${clipLabels(raw)} would exceed project ${JSON.stringify(cached.project)}'s limit of ${guard.limits.maxSeriesPerProject} active series (--ingest-max-series-per-project); series written in the last ${formatDurationMs(ACTIVE_SERIES_IDLE_MS)} count`;
+              refusedBy = "series_limit";
+              labels = null;
+            }
+            return;
+          }
           try {
             labels = normalizeLabels(raw);
           } catch (err) {
@@ -105,9 +125,11 @@ export function receiveRemoteWrite(
             labels = null;
             return;
           }
-          hash = labelsHash(labels);
+          const h = labelsHash(labels);
+          hash = h;
           const project = getLabel(labels, PROJECT_LABEL);
-          if (guard && !guard.activeSeries.admit(project, hash, guard.now)) {
+          if (span) cached = cache.add(span, h, project, 0);
+          if (guard && !guard.activeSeries.admit(project, h, guard.now)) {
             firstError ??= `series ${clipLabels(labels)} would exceed project ${JSON.stringify(project)}'s limit of ${guard.limits.maxSeriesPerProject} active series (--ingest-max-series-per-project); series written in the last ${formatDurationMs(ACTIVE_SERIES_IDLE_MS)} count`;
             refusedBy = "series_limit";
             labels = null;
@@ -135,6 +157,7 @@ export function receiveRemoteWrite(
               reject(1, err.message);
             }
           }
+          if (cached !== null && ref > 0) cached.ref = ref;
         },
       },
       options,

@@ -27,13 +27,25 @@ export interface WriteRequestVisitor {
    * deduplicated (the store's normalizeLabels does that). The array is new and the caller's; the
    * Label objects in it are frozen and may be shared with other series and requests.
    */
-  series(labels: Label[]): void;
+  series(labels: Label[], span?: LabelSpan): void;
   /**
    * Samples of the series last passed to `series`, in request order, `count` ≥ 1 of them at the
    * start of each array; may be called several times per series. The arrays are reused by the next
    * call: copy what you keep. Values are bit-exact (read them from the array, e.g. for stale NaN).
    */
   samples(timestamps: Float64Array, values: Float64Array, count: number): void;
+}
+
+/**
+ * Where a series' labels lie in the request: `buf[start, end)` holds all its Label fields and
+ * nothing else (absent when they are not contiguous). Valid only during the `series` call; the
+ * same bytes mean the same labels, so a caller may key what it learnt of a series by them.
+ */
+export interface LabelSpan {
+  buf: Uint8Array;
+  view: DataView;
+  start: number;
+  end: number;
 }
 
 export interface DecodeOptions {
@@ -117,6 +129,7 @@ export function decodeWriteRequest(
 class Decoder {
   private readonly r: WireReader;
   private readonly view: DataView;
+  private readonly span: LabelSpan;
   private readonly cache: DecodeCache | null;
   private readonly maxLabels: number;
   private readonly maxMetadata: number;
@@ -141,6 +154,7 @@ class Decoder {
   ) {
     this.r = new WireReader(buf);
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.span = { buf, view: this.view, start: 0, end: 0 };
     this.cache = options.cache === undefined ? sharedCache : options.cache;
     this.maxLabels = options.maxLabelsPerSeries ?? DEFAULT_MAX_LABELS_PER_SERIES;
     this.maxMetadata = options.maxMetadata ?? DEFAULT_MAX_METADATA;
@@ -183,6 +197,9 @@ class Decoder {
     const labels: Label[] = [];
     let firstSample = -1;
     let histograms = 0;
+    let spanStart = -1;
+    let spanEnd = -1;
+    let contiguous = true;
     while (r.pos < end) {
       const at = r.pos;
       const tag = r.tag(end);
@@ -191,7 +208,10 @@ class Decoder {
           throw new RemoteWriteDecodeError("limit", `a series has more than ${this.maxLabels} labels`, at);
         }
         const msgEnd = r.lengthDelimited(end);
+        if (spanStart < 0) spanStart = at;
+        else if (at !== spanEnd) contiguous = false;
         labels.push(this.label(msgEnd));
+        spanEnd = msgEnd;
       } else if (tag === TAG_SAMPLE) {
         if (firstSample < 0) firstSample = at;
         r.pos = r.lengthDelimited(end);
@@ -215,7 +235,12 @@ class Decoder {
       this.result.histograms += histograms;
       this.result.histogramSeries++;
     }
-    this.visitor.series(labels);
+    if (contiguous && spanStart >= 0) {
+      const span = this.span;
+      span.start = spanStart;
+      span.end = spanEnd;
+      this.visitor.series(labels, span);
+    } else this.visitor.series(labels);
     if (firstSample >= 0) this.samples(firstSample, end);
     r.pos = end;
   }
