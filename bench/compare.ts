@@ -667,7 +667,7 @@ async function runFleet(name: string): Promise<{ fleet: CompareFleet; result: Fl
   const gridEndMs = Math.floor(Date.now() / 15_000) * 15_000 - 15_000;
   const fleet = buildCompareFleet(spec, gridEndMs);
   progress(
-    `${name}: ${fleet.series} series × ${fleet.scrapes} scrapes = ${fleet.samples} samples, ${fleet.resets} restarts; ${fleet.requests} requests, ${(fleet.bytes / 2 ** 20).toFixed(0)} MiB (encoded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    `${name}: ${fleet.series} series × ${fleet.scrapes} scrapes = ${fleet.samples} samples, ${fleet.resets} restarts; ${fleet.requests} requests, ${(fleet.bytes / 2 ** 20).toFixed(0)} MiB (encoded in ${((performance.now() - t0) / 1000).toFixed(1)} s; this process: ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB)`,
   );
   const runs = {} as Record<EngineName, EngineRun>;
   for (const e of ENGINES) runs[e] = await runEngine(e, fleet);

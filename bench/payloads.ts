@@ -135,7 +135,12 @@ export class PayloadBuilder {
 
   private flush(shard: number, samples: number): void {
     if (samples === 0) return;
-    const body = compressSync(Buffer.from(this.buf.buffer, this.buf.byteOffset, this.len));
+    // copyOutputData: a JS buffer of the exact size; without it the Buffer wraps Rust's output
+    // vector, whose capacity is the worst-case compressed size (~12× a fleet request's), out of
+    // sight of V8 (the medium fleet took 24 GB).
+    const body = compressSync(Buffer.from(this.buf.buffer, this.buf.byteOffset, this.len), {
+      copyOutputData: true,
+    });
     this.shards[shard].push(body);
     this.bytes += body.length;
     this.samples += samples;
