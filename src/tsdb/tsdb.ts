@@ -132,6 +132,9 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   private compactRangeMs: number;
   /** Everything before this is in block files (or was, if retention dropped it). */
   private sealedBefore = Number.NEGATIVE_INFINITY;
+  /** The oldest sample applied or loaded: no seal boundary below it seals anything. */
+  private oldestT = Number.POSITIVE_INFINITY;
+  private sealScheduled = false;
   /** The block job running on a worker thread (one at a time). */
   private blockJob: { cancel: () => void; done: Promise<void> } | null = null;
   private readonly index = new LabelIndex();
@@ -308,6 +311,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       const s = this.addSeries(row.id, labels);
       s.persisted = true;
       s.firstT = row.first_t;
+      if (row.first_t < this.oldestT) this.oldestT = row.first_t;
       report.series++;
     }
     this.restoreSeriesFromBlocks();
@@ -541,6 +545,9 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       this.store.getMeta("sealed_before") ?? Number.NEGATIVE_INFINITY,
       this.blockSet.maxT(),
     );
+    // Tables and blocks hold data from their start on: the series rows may not say so (restored).
+    for (const b of this.store.blocks()) this.oldestT = Math.min(this.oldestT, b * this.blockMs);
+    if (this.blockSet.blocks.length) this.oldestT = Math.min(this.oldestT, this.blockSet.blocks[0].meta.minT);
     const covered = this.store
       .blocks()
       .filter((b) => this.blockSet.covers(b * this.blockMs, (b + 1) * this.blockMs));
@@ -679,7 +686,29 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     this.lastSeq = seq;
     this.walBytesSinceCheckpoint += record.length;
     this.apply(count, refs, ts, vs);
+    this.sealSoonIfDue();
     return { samples: count, outOfOrder: n - count };
+  }
+
+  /**
+   * Ingest that carries the head past a seal boundary seals on the next turn of the event loop
+   * rather than at the next maintenance pass, so a fast backfill does not pile up block tables.
+   */
+  private sealSoonIfDue(): void {
+    if (this.sealScheduled || this.headMaxT === Number.NEGATIVE_INFINITY) return;
+    const D = this.blockMs;
+    const boundary = Math.floor((this.headMaxT - D / 2) / D) * D;
+    if (boundary <= this.sealedBefore || boundary <= this.oldestT) return;
+    this.sealScheduled = true;
+    setImmediate(() => {
+      this.sealScheduled = false;
+      if (this.closed) return;
+      try {
+        this.sealCompleteBlocks();
+      } catch (err) {
+        this.options.log(`tsdb: sealing failed, will retry: ${(err as Error).message}`, "warn");
+      }
+    });
   }
 
   /**
@@ -761,6 +790,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
         this.appendVs[s.id] = vs[i];
       }
       if (s.firstT > t) s.firstT = t;
+      if (t < this.oldestT) this.oldestT = t;
       if (!s.headDirty) {
         s.headDirty = true;
         this.dirtyHeads.push(s);
@@ -993,7 +1023,8 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     if (this.headMaxT === Number.NEGATIVE_INFINITY) return;
     const D = this.blockMs;
     const boundary = Math.floor((this.headMaxT - D / 2) / D) * D;
-    if (boundary > this.sealedBefore) {
+    // Nothing older than the boundary: sealing would only refuse backfill for no gain.
+    if (boundary > this.sealedBefore && boundary > this.oldestT) {
       this.sealedBefore = boundary;
       for (const s of this.byId) {
         if (s?.head && s.head.count > 0 && s.head.minT < boundary && s.pendingOwner === null)

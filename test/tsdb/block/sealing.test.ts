@@ -167,3 +167,46 @@ describe("block files under the TSDB", () => {
     db.close();
   });
 });
+
+describe("when the TSDB seals", () => {
+  const tmp = tempDir("mim-seal-when-");
+  after(() => tmp.cleanup());
+  const HALF = HOUR / 2;
+  const labels = (i: number) => [
+    { name: "__name__", value: "y" },
+    { name: "i", value: String(i) },
+  ];
+
+  it("leaves a store with nothing old enough unsealed, so backfill is taken", async () => {
+    const T0 = 50 * DAY;
+    const db = Tsdb.open({
+      dir: join(tmp.dir, "backfill"),
+      maintenanceIntervalMs: 0,
+      blockDurationMs: HALF,
+      now: () => T0 + 10 * HOUR,
+    });
+    let app = db.appender();
+    app.append(0, labels(0), T0 + 10 * HOUR, 1);
+    app.commit();
+    await new Promise((r) => setImmediate(r));
+    db.maintain();
+    assert.equal(db.stats().sealedBefore, Number.NEGATIVE_INFINITY, "one sample seals nothing");
+    // A backfill hours older is accepted, and the next commit seals everything before 9.5 h.
+    app = db.appender();
+    for (let t = T0; t < T0 + 2 * HOUR; t += 60_000) app.append(0, labels(1), t, t);
+    app.commit();
+    await new Promise((r) => setImmediate(r));
+    await db.blockJobsSettled();
+    const st = db.stats();
+    assert.equal(st.sealedBefore, T0 + 9.5 * HOUR);
+    assert.ok(st.blockFiles.length >= 1, "sealed without a maintenance pass");
+    assert.equal(
+      st.blockFiles.reduce((n, b) => n + b.samples, 0),
+      120,
+    );
+    app = db.appender();
+    assert.throws(() => app.append(0, labels(1), T0 + 3 * HOUR, 1), OutOfBoundsSampleError);
+    app.rollback();
+    db.close();
+  });
+});
