@@ -203,21 +203,42 @@ function post(url: URL, body: Uint8Array, token?: string): Promise<{ status: num
 }
 
 /**
- * Sends every shard's requests in order, shards in parallel (one request in flight per shard);
- * returns the seconds until the last acknowledgement. Throws if any request was not answered 2xx.
+ * How many requests a shard may run ahead of the slowest one. Prometheus's shards read one queue
+ * fed in time order, so they stay close in data time; shards running free drift apart by hours of
+ * data in a replay this fast, and an engine that bounds how far behind its newest sample it takes
+ * samples (Prometheus: an hour; the product: half a block) then refuses the laggard.
+ */
+export const MAX_SHARD_LEAD = 16;
+
+/**
+ * Sends every shard's requests in order, shards in parallel (one request in flight per shard, none
+ * more than MAX_SHARD_LEAD requests ahead of the slowest); returns the seconds until the last
+ * acknowledgement. Throws if any request was not answered 2xx.
  */
 export async function send(p: Payloads, url: string, token?: string): Promise<number> {
   const target = new URL(url);
   const started = performance.now();
   let failed = 0;
   let first = "";
+  const done = p.shards.map(() => 0);
+  let waiting: (() => void)[] = [];
+  const slowest = () => {
+    let min = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < done.length; i++) if (done[i] < p.shards[i].length && done[i] < min) min = done[i];
+    return min;
+  };
   await Promise.all(
-    p.shards.map(async (requests) => {
-      for (const body of requests) {
-        const { status, text } = await post(target, body, token);
+    p.shards.map(async (requests, shard) => {
+      for (let k = 0; k < requests.length; k++) {
+        while (k - slowest() > MAX_SHARD_LEAD) await new Promise<void>((resolve) => waiting.push(resolve));
+        const { status, text } = await post(target, requests[k], token);
         if (status < 200 || status >= 300) {
           if (failed++ === 0) first = `HTTP ${status} ${text}`;
         }
+        done[shard] = k + 1;
+        const wake = waiting;
+        waiting = [];
+        for (const w of wake) w();
       }
     }),
   );
