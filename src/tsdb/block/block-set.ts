@@ -96,7 +96,7 @@ export class BlockSet {
 
   maxSeriesId(): number {
     let id = 0;
-    for (const r of this.readers) if (r.seriesCount) id = Math.max(id, r.seriesId(r.seriesCount - 1));
+    for (const r of this.readers) id = Math.max(id, r.maxId());
     return id;
   }
 

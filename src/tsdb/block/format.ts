@@ -14,8 +14,8 @@ export const INDEX_MAGIC = 0x4d494d49; // "MIMI"
 export const CHUNKS_MAGIC = 0x4d494d43; // "MIMC"
 export const FORMAT_VERSION = 1;
 export const HEADER_BYTES = 8;
-/** The index's table of contents: four section offsets, then the CRC-32 of every byte before the CRC. */
-export const INDEX_TOC_BYTES = 20;
+/** The index's table of contents: five section offsets, then the CRC-32 of every byte before the CRC. */
+export const INDEX_TOC_BYTES = 24;
 /** A page is closed once its chunks reach this many bytes (bench:codecs chose ~512 KiB). */
 export const PAGE_TARGET_BYTES = 512 * 1024;
 /** Per page in the chunks file: stored length, raw length (u32 each), then the CRC-32 after it. */

@@ -11,6 +11,7 @@
  */
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { compareLabels, type Labels } from "../../storage/index.js";
 import { chunkSeed, labelsCrc, unseal } from "../sqlite-store.js";
 import type { BlockMeta } from "./format.js";
 import { BlockReader } from "./reader.js";
@@ -54,31 +55,37 @@ function sealTable(job: SealJob): BlockJobResult {
   let damaged = 0;
   let orphans = 0;
   try {
+    // One read snapshot for the whole job.
+    db.exec("BEGIN");
     const labelsOf = db.prepare("SELECT labels, crc FROM series WHERE id = ?");
-    const rows = db
-      .prepare(`SELECT series_id, min_t, max_t, data FROM ${job.table} ORDER BY series_id, max_t`)
-      .raw()
-      .iterate() as IterableIterator<[number, number, number, Buffer]>;
-    let current = -1;
-    let skip = false;
-    for (const [id, minT, maxT, blob] of rows) {
-      if (id !== current) {
-        current = id;
-        const row = labelsOf.get(id) as { labels: string; crc: number } | undefined;
-        skip = row === undefined || labelsCrc(row.labels, id) !== row.crc;
-        if (!skip) writer.addSeries(id, pairs(JSON.parse((row as { labels: string }).labels) as string[]));
-      }
-      if (skip) {
-        orphans++;
+    const known: { id: number; labels: Labels }[] = [];
+    const ids = db.prepare(`SELECT DISTINCT series_id FROM ${job.table}`).pluck().all() as number[];
+    const countOf = db.prepare(`SELECT count(*) FROM ${job.table} WHERE series_id = ?`).pluck();
+    for (const id of ids) {
+      const row = labelsOf.get(id) as { labels: string; crc: number } | undefined;
+      if (row === undefined || labelsCrc(row.labels, id) !== row.crc) {
+        orphans += countOf.get(id) as number;
         continue;
       }
-      const body = unseal(blob, chunkSeed(id, minT, maxT));
-      if (body === null) {
-        damaged++;
-        continue;
-      }
-      writer.addChunk(minT, maxT, (body[0] << 8) | body[1], body);
+      known.push({ id, labels: pairs(JSON.parse(row.labels) as string[]) });
     }
+    // Label order: a sorted select then reads the block's pages front to back.
+    known.sort((a, b) => compareLabels(a.labels, b.labels));
+    const chunksOf = db
+      .prepare(`SELECT min_t, max_t, data FROM ${job.table} WHERE series_id = ? ORDER BY max_t`)
+      .raw();
+    for (const { id, labels } of known) {
+      writer.addSeries(id, labels);
+      for (const [minT, maxT, blob] of chunksOf.all(id) as [number, number, Buffer][]) {
+        const body = unseal(blob, chunkSeed(id, minT, maxT));
+        if (body === null) {
+          damaged++;
+          continue;
+        }
+        writer.addChunk(minT, maxT, (body[0] << 8) | body[1], body);
+      }
+    }
+    db.exec("COMMIT");
     const meta = writer.finish();
     if (damaged) warnings.push(`${damaged} damaged chunks of ${job.table} left out of block ${writer.name}`);
     if (orphans)
@@ -100,7 +107,10 @@ function pairs(flat: string[]): { name: string; value: string }[] {
   return out;
 }
 
-/** Merges blocks (adjacent, non-overlapping); a series' labels come from the first that holds it. */
+/**
+ * Merges blocks (adjacent, non-overlapping): a merge of their series in label order, each
+ * series' chunks taken from the sources oldest first.
+ */
 function mergeBlocks(job: MergeJob): BlockJobResult {
   const sources = job.sources
     .map((name) => BlockReader.open(`${job.blocksDir}/${name}`, name))
@@ -116,17 +126,18 @@ function mergeBlocks(job: MergeJob): BlockJobResult {
   });
   try {
     const cursors = sources.map(() => 0);
+    const heads: (Labels | null)[] = sources.map((r) => (r.seriesCount ? r.labels(0) : null));
     for (;;) {
-      let id = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < sources.length; i++) {
-        if (cursors[i] < sources[i].seriesCount) id = Math.min(id, sources[i].seriesId(cursors[i]));
-      }
-      if (id === Number.POSITIVE_INFINITY) break;
+      let next: Labels | null = null;
+      for (const h of heads) if (h !== null && (next === null || compareLabels(h, next) < 0)) next = h;
+      if (next === null) break;
       let first = true;
       for (let i = 0; i < sources.length; i++) {
+        const h = heads[i];
+        if (h === null || compareLabels(h, next) !== 0) continue;
         const r = sources[i];
-        if (cursors[i] >= r.seriesCount || r.seriesId(cursors[i]) !== id) continue;
-        if (first) writer.addSeries(id, r.labels(cursors[i]));
+        const id = r.seriesId(cursors[i]);
+        if (first) writer.addSeries(id, next);
         first = false;
         for (const p of r.positions(cursors[i])) {
           const page = r.page(p.page);
@@ -140,6 +151,7 @@ function mergeBlocks(job: MergeJob): BlockJobResult {
           writer.addChunk(p.minT, p.maxT, p.count, page.subarray(p.offset, p.offset + p.length));
         }
         cursors[i]++;
+        heads[i] = cursors[i] < r.seriesCount ? r.labels(cursors[i]) : null;
       }
     }
     const meta = writer.finish();

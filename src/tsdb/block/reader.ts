@@ -56,6 +56,8 @@ interface ParsedIndex {
   symbols: string[];
   ids: Float64Array;
   entries: Uint32Array;
+  sortedIds: Float64Array;
+  positionsById: Uint32Array;
   postingsAt: number;
   pageOffsets: Float64Array;
 }
@@ -88,13 +90,16 @@ function parseIndex(name: string, index: Buffer): ParsedIndex {
     fail("index checksum mismatch");
   }
   const toc = index.length - INDEX_TOC_BYTES;
-  const [symbolsAt, seriesAt, postingsAt, pagesAt] = [0, 4, 8, 12].map((o) => index.readUInt32LE(toc + o));
+  const [symbolsAt, seriesAt, postingsAt, pagesAt, byIdAt] = [0, 4, 8, 12, 16].map((o) =>
+    index.readUInt32LE(toc + o),
+  );
   const ordered =
     HEADER_BYTES <= symbolsAt &&
     symbolsAt <= seriesAt &&
     seriesAt <= postingsAt &&
     postingsAt <= pagesAt &&
-    pagesAt <= toc;
+    pagesAt <= byIdAt &&
+    byIdAt <= toc;
   if (!ordered) fail("index table of contents out of order");
   try {
     const dec = new TextDecoder("utf-8");
@@ -107,15 +112,26 @@ function parseIndex(name: string, index: Buffer): ParsedIndex {
     const n = r.u32();
     const ids = new Float64Array(n);
     const entries = new Uint32Array(n);
-    let id = 0;
     for (let i = 0; i < n; i++) {
-      id += r.uvarint();
-      ids[i] = id;
+      ids[i] = r.uvarint();
       entries[i] = r.pos;
       skipEntry(r);
     }
 
-    const p = new ByteReader(index, pagesAt, toc);
+    const b = new ByteReader(index, byIdAt, toc);
+    if (b.u32() !== n) throw new Error("the by-id table and the series section disagree on the count");
+    const sortedIds = new Float64Array(n);
+    const positionsById = new Uint32Array(n);
+    let id = 0;
+    for (let i = 0; i < n; i++) {
+      id += b.uvarint();
+      sortedIds[i] = id;
+      const pos = b.uvarint();
+      if (pos >= n || ids[pos] !== id) throw new Error(`by-id entry ${i} points at the wrong series`);
+      positionsById[i] = pos;
+    }
+
+    const p = new ByteReader(index, pagesAt, byIdAt);
     const pages = p.u32();
     const pageOffsets = new Float64Array(pages);
     let at = 0;
@@ -123,7 +139,7 @@ function parseIndex(name: string, index: Buffer): ParsedIndex {
       at += p.uvarint();
       pageOffsets[i] = at;
     }
-    return { bytes: index, symbols, ids, entries, postingsAt, pageOffsets };
+    return { bytes: index, symbols, ids, entries, sortedIds, positionsById, postingsAt, pageOffsets };
   } catch (err) {
     return fail(`index unreadable: ${(err as Error).message}`);
   }
@@ -134,9 +150,12 @@ export class BlockReader {
   readonly chunksBytes: number;
   private readonly index: Uint8Array;
   private readonly symbols: string[];
-  /** Series ids in ascending order and where each one's entry starts in the index. */
+  /** Per position (label order): the series id and where its entry starts in the index. */
   private readonly ids: Float64Array;
   private readonly entries: Uint32Array;
+  /** Ids ascending, and the position of each. */
+  private readonly sortedIds: Float64Array;
+  private readonly positionsById: Uint32Array;
   private readonly postingsAt: number;
   private postings: Map<string, Map<string, Uint32Array>> | null = null;
   private readonly pageOffsets: Float64Array;
@@ -156,6 +175,8 @@ export class BlockReader {
     this.symbols = parsed.symbols;
     this.ids = parsed.ids;
     this.entries = parsed.entries;
+    this.sortedIds = parsed.sortedIds;
+    this.positionsById = parsed.positionsById;
     this.postingsAt = parsed.postingsAt;
     this.pageOffsets = parsed.pageOffsets;
     this.chunksBytes = fstatSync(fd).size;
@@ -192,14 +213,20 @@ export class BlockReader {
 
   /** The position of series `id` in this block, or -1. */
   find(id: number): number {
+    const ids = this.sortedIds;
     let lo = 0;
-    let hi = this.ids.length;
+    let hi = ids.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.ids[mid] < id) lo = mid + 1;
+      if (ids[mid] < id) lo = mid + 1;
       else hi = mid;
     }
-    return lo < this.ids.length && this.ids[lo] === id ? lo : -1;
+    return lo < ids.length && ids[lo] === id ? this.positionsById[lo] : -1;
+  }
+
+  /** The largest series id in the block (0 when it holds none). */
+  maxId(): number {
+    return this.sortedIds.length ? this.sortedIds[this.sortedIds.length - 1] : 0;
   }
 
   seriesId(pos: number): number {
@@ -343,7 +370,7 @@ export class BlockReader {
   /** Every label name and its values' postings (decoded on first use). */
   postingsByName(): Map<string, Map<string, Uint32Array>> {
     if (this.postings !== null) return this.postings;
-    const r = new ByteReader(this.index, this.postingsAt, this.index.length - INDEX_TOC_BYTES);
+    const r = new ByteReader(this.index, this.postingsAt, this.index.length);
     const out = new Map<string, Map<string, Uint32Array>>();
     const pairs = r.u32();
     for (let i = 0; i < pairs; i++) {

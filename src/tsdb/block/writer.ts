@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import type { Labels } from "../../storage/index.js";
+import { compareLabels, formatLabels, type Labels } from "../../storage/index.js";
 import { PADDING } from "../chunk/xor.js";
 import { ByteWriter } from "./bytes.js";
 import { CODEC_ZSTD, compressPage } from "./codec.js";
@@ -85,10 +85,17 @@ export class BlockWriter {
     this.page = new Uint8Array(this.pageBytes + 64 * 1024);
   }
 
-  /** Starts a series; ids must ascend. Its chunks follow through addChunk. */
+  /**
+   * Starts a series; series come in label order (compareLabels), as a sorted select reads them,
+   * so that a query walks pages front to back. Its chunks follow through addChunk.
+   */
   addSeries(id: number, labels: Labels): void {
-    const last = this.ids.length ? this.ids[this.ids.length - 1] : -1;
-    if (!(id > last)) throw new RangeError(`series ${id} after ${last}: ids must ascend`);
+    const last = this.labels.length ? this.labels[this.labels.length - 1] : null;
+    if (last !== null && compareLabels(last, labels) >= 0) {
+      throw new RangeError(
+        `series ${formatLabels(labels)} after ${formatLabels(last)}: series must ascend by labels`,
+      );
+    }
     this.ids.push(id);
     this.labels.push(labels);
     this.chunkStart.push(this.nChunks);
@@ -219,10 +226,8 @@ export class BlockWriter {
     const seriesAt = w.length;
     w.u32(this.ids.length);
     const postings = new Map<string, Map<string, number[]>>();
-    let prevId = 0;
     for (let i = 0; i < this.ids.length; i++) {
-      w.uvarint(this.ids[i] - prevId);
-      prevId = this.ids[i];
+      w.uvarint(this.ids[i]);
       const ls = this.labels[i];
       w.uvarint(ls.length);
       for (const l of ls) {
@@ -299,12 +304,23 @@ export class BlockWriter {
       prevOffset = o;
     }
 
+    const byIdAt = w.length;
+    const order = this.ids.map((_, i) => i).sort((a, b) => this.ids[a] - this.ids[b]);
+    w.u32(order.length);
+    let prevId = 0;
+    for (const pos of order) {
+      w.uvarint(this.ids[pos] - prevId);
+      prevId = this.ids[pos];
+      w.uvarint(pos);
+    }
+
     const tocAt = w.length;
     if (tocAt > 0xffff_ffff) throw new RangeError(`index of block ${this.name} exceeds 4 GiB`);
     w.u32(symbolsAt);
     w.u32(seriesAt);
     w.u32(postingsAt);
     w.u32(pagesAt);
+    w.u32(byIdAt);
     w.u32(crc32(w.written()));
     return w.written();
   }

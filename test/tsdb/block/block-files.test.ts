@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { mulberry32 } from "../../../src/sim/random.js";
-import { type Labels, Matcher } from "../../../src/storage/index.js";
+import { compareLabels, type Labels, Matcher } from "../../../src/storage/index.js";
 import { BlockSet } from "../../../src/tsdb/block/block-set.js";
 import { BLOCKS_DIR, blockName, CHUNKS_FILE, INDEX_FILE } from "../../../src/tsdb/block/format.js";
 import { runBlockJob } from "../../../src/tsdb/block/jobs.js";
@@ -33,6 +33,7 @@ function makeSeries(
     const labels: { name: string; value: string }[] = [
       { name: "__name__", value: i % 3 === 0 ? "requests_total" : "tokens_total" },
       { name: "model", value: `m${i % 5}` },
+      { name: "n", value: String(i).padStart(3, "0") },
       { name: "project", value: `p${i % 4}` },
     ];
     if (i % 7 === 0) labels.push({ name: "tier", value: "pt" });
@@ -89,10 +90,11 @@ function writeBlock(
   pageBytes = 2048,
 ) {
   const w = new BlockWriter({ dir, minT, maxT, pageBytes });
-  series.forEach((s, i) => {
-    w.addSeries(ids[i], s.labels);
-    for (const c of s.chunks) w.addChunk(c.minT, c.maxT, c.count, c.bytes);
-  });
+  const order = series.map((_, i) => i).sort((a, b) => compareLabels(series[a].labels, series[b].labels));
+  for (const i of order) {
+    w.addSeries(ids[i], series[i].labels);
+    for (const c of series[i].chunks) w.addChunk(c.minT, c.maxT, c.count, c.bytes);
+  }
   return { meta: w.finish(), name: w.name };
 }
 
@@ -144,10 +146,19 @@ describe("block files", () => {
       [new Matcher("=", "nope", "x")],
     ];
     for (const ms of cases) {
-      const want = series.flatMap((s, i) =>
-        ms.every((m) => m.matches(s.labels.find((l) => l.name === m.name)?.value ?? "")) ? [i] : [],
+      const want = series
+        .flatMap((s, i) =>
+          ms.every((m) => m.matches(s.labels.find((l) => l.name === m.name)?.value ?? "")) ? [ids[i]] : [],
+        )
+        .sort((a, b) => a - b);
+      const positions = r.select(ms);
+      assert.deepEqual(
+        positions,
+        [...positions].sort((a, b) => a - b),
+        "positions ascend",
       );
-      assert.deepEqual(r.select(ms), want, ms.map(String).join(","));
+      const got = positions.map((p) => r.seriesId(p)).sort((a, b) => a - b);
+      assert.deepEqual(got, want, ms.map(String).join(","));
     }
     r.close();
   });
@@ -204,6 +215,13 @@ describe("block files", () => {
       const series = makeSeries(10 + b, 12, b * 2 * HOUR, (b + 1) * 2 * HOUR);
       // Series come and go: block b holds ids b+1 … b+12.
       const ids = series.map((_, i) => b + 1 + i);
+      // A series keeps its labels from block to block, as in a store.
+      series.forEach((s, i) => {
+        s.labels = [
+          { name: "__name__", value: "m" },
+          { name: "id", value: String(ids[i]).padStart(3, "0") },
+        ];
+      });
       const { meta, name } = writeBlock(set.dir, series, b * 2 * HOUR, (b + 1) * 2 * HOUR, ids);
       set.add(meta, name);
       series.forEach((s, i) => {
