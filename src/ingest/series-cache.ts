@@ -8,6 +8,7 @@
  * are compared.
  */
 import type { Appendable, SeriesRef } from "../storage/index.js";
+import { hashBytes } from "./remote-write/bytes-table.js";
 import type { LabelSpan } from "./remote-write/decode.js";
 
 /** Entries per cache before it starts over: far above a project's active-series limit. */
@@ -72,15 +73,7 @@ export class SeriesCache {
 
 /** 30 bits, so Map keys stay small integers (V8 keeps those unboxed). */
 function hashSpan({ buf, view, start, end }: LabelSpan): number {
-  let h = end - start;
-  let i = start;
-  for (; i + 4 <= end; i += 4) {
-    h = Math.imul(h ^ view.getInt32(i, true), 0x9e3779b1);
-    h ^= h >>> 15;
-  }
-  for (; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);
-  h ^= h >>> 13;
-  return h & 0x3fffffff;
+  return hashBytes(buf, view, start, end) & 0x3fffffff;
 }
 
 function sameBytes({ key, keyView }: Entry, { buf, view, start, end }: LabelSpan): boolean {

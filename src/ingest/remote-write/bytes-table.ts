@@ -4,6 +4,19 @@
  * DataView and confirms a hit by comparing them, so a hash collision can cost a miss but never a
  * wrong value. A colliding insert simply replaces the slot: bounded memory, no eviction bookkeeping.
  */
+/** A 32-bit hash of buf[start, end), four bytes at a time through `view` (a DataView over exactly `buf`). */
+export function hashBytes(buf: Uint8Array, view: DataView, start: number, end: number): number {
+  let h = end - start;
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    h = Math.imul(h ^ view.getInt32(i, true), 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  for (; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  h ^= h >>> 13;
+  return h;
+}
+
 export class BytesTable<T> {
   private readonly mask: number;
   private readonly keys: (Uint8Array | undefined)[];
@@ -24,15 +37,7 @@ export class BytesTable<T> {
   /** The value cached for buf[start, end), or undefined. `view` is a DataView over exactly `buf`. */
   get(buf: Uint8Array, view: DataView, start: number, end: number): T | undefined {
     const len = end - start;
-    let h = len;
-    let i = start;
-    for (; i + 4 <= end; i += 4) {
-      h = Math.imul(h ^ view.getInt32(i, true), 0x9e3779b1);
-      h ^= h >>> 15;
-    }
-    for (; i < end; i++) h = Math.imul(h ^ buf[i], 0x01000193);
-    h ^= h >>> 13;
-    const slot = h & this.mask;
+    const slot = hashBytes(buf, view, start, end) & this.mask;
     this.slot = slot;
     const key = this.keys[slot];
     if (key === undefined || key.length !== len) return undefined;
