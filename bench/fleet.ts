@@ -1,6 +1,6 @@
 /**
  * A synthetic inference fleet with the seed's metric set: per project × model × service tier,
- * three counters and two classic histograms (20 finite buckets + +Inf, _sum, _count), i.e. 47
+ * three counters and two classic histograms (20 finite buckets + +Inf, _sum, _count), i.e. 49
  * series per combination, scraped every 15 s. Values evolve like real counters: requests arrive
  * at a per-combination rate (heavy-tailed across combinations, see trafficRate), latencies are
  * lognormal, buckets are cumulative.
