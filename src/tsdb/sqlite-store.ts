@@ -378,15 +378,6 @@ export class SqliteStore {
     return stmt.all(seriesId, fromMaxT, toMaxT, toMinT) as ChunkRow[];
   }
 
-  /** Every chunk of one block table as [series_id, min_t, max_t, data], by series, oldest first. */
-  *iterateBlock(block: number): IterableIterator<[number, number, number, Buffer]> {
-    if (!this.blockSet.has(block)) return;
-    yield* this.db
-      .prepare(`SELECT series_id, min_t, max_t, data FROM ${blockTableName(block)} ORDER BY series_id, max_t`)
-      .raw()
-      .iterate() as IterableIterator<[number, number, number, Buffer]>;
-  }
-
   /** The oldest chunk start and newest chunk end of a block table, or null if it is empty. */
   blockTimeRange(block: number): { minT: number; maxT: number } | null {
     if (!this.blockSet.has(block)) return null;

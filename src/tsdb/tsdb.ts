@@ -695,10 +695,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
    * rather than at the next maintenance pass, so a fast backfill does not pile up block tables.
    */
   private sealSoonIfDue(): void {
-    if (this.sealScheduled || this.headMaxT === Number.NEGATIVE_INFINITY) return;
-    const D = this.blockMs;
-    const boundary = Math.floor((this.headMaxT - D / 2) / D) * D;
-    if (boundary <= this.sealedBefore || boundary <= this.oldestT) return;
+    if (this.sealScheduled || this.dueSealBoundary() === null) return;
     this.sealScheduled = true;
     setImmediate(() => {
       this.sealScheduled = false;
@@ -876,8 +873,7 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
     if (this.blockSet.blocks.length && Math.max(from, s.firstT) < this.sealedBefore) {
       for (const c of this.blockSet.chunks(s.id, mint, upper, warnings)) {
         if (c.maxT >= before) break;
-        // The chunk's own bytes and the padding after it: the rest of its page is not its.
-        out.push({ data: c.data, offset: c.offset, count: c.count, minT: c.minT, maxT: c.maxT, end: c.end });
+        out.push(c); // its `end` stops the reader at its own bytes and padding, not its page's
       }
     }
     const blocks = this.store.blocks();
@@ -1021,10 +1017,8 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
    */
   private sealCompleteBlocks(): void {
     if (this.headMaxT === Number.NEGATIVE_INFINITY) return;
-    const D = this.blockMs;
-    const boundary = Math.floor((this.headMaxT - D / 2) / D) * D;
-    // Nothing older than the boundary: sealing would only refuse backfill for no gain.
-    if (boundary > this.sealedBefore && boundary > this.oldestT) {
+    const boundary = this.dueSealBoundary();
+    if (boundary !== null) {
       this.sealedBefore = boundary;
       for (const s of this.byId) {
         if (s?.head && s.head.count > 0 && s.head.minT < boundary && s.pendingOwner === null)
@@ -1035,6 +1029,18 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
       this.checkpoint();
     }
     this.startBlockJob();
+  }
+
+  /**
+   * The end of the newest complete block (half a block behind the newest sample), when it lies
+   * past the current seal and past the oldest sample: with nothing older than it, sealing would
+   * only refuse backfill for no gain. Null when no seal is due.
+   */
+  private dueSealBoundary(): number | null {
+    if (this.headMaxT === Number.NEGATIVE_INFINITY) return null;
+    const D = this.blockMs;
+    const boundary = Math.floor((this.headMaxT - D / 2) / D) * D;
+    return boundary > this.sealedBefore && boundary > this.oldestT ? boundary : null;
   }
 
   /** Block tables that can take no more samples, oldest first. */
