@@ -459,10 +459,13 @@ export class Tsdb implements Storage, AppendTarget, QueryTarget {
   }
 
   /**
-   * Series that block files hold but the series table does not (its rows were damaged) come back
-   * with the labels their newest block recorded, and their rows are written again.
+   * Series that block files hold but the series table lost (damaged rows, a salvaged file) come
+   * back with the labels their newest block recorded, and their rows are written again.
    */
   private restoreSeriesFromBlocks(): void {
+    // Without lost rows every block series is known, or was removed by retention (a compacted
+    // block can outlive some of its series): bringing those back would undo retention.
+    if (this.recovery.lostSeries === 0 && this.recovery.salvage === null) return;
     const restored: MemSeries[] = [];
     const files = this.blockSet.blocks;
     for (let b = files.length - 1; b >= 0; b--) {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import { OutOfBoundsSampleError } from "../../../src/storage/index.js";
 import { Tsdb } from "../../../src/tsdb/tsdb.js";
 import {
@@ -207,6 +208,46 @@ describe("when the TSDB seals", () => {
     app = db.appender();
     assert.throws(() => app.append(0, labels(1), T0 + 3 * HOUR, 1), OutOfBoundsSampleError);
     app.rollback();
+    db.close();
+  });
+});
+
+describe("series rows lost from tsdb.sqlite", () => {
+  const tmp = tempDir("mim-seal-restore-");
+  after(() => tmp.cleanup());
+
+  it("come back from the block files' labels", async () => {
+    const dir = join(tmp.dir, "restore");
+    const T0 = 60 * DAY;
+    const opts = { dir, maintenanceIntervalMs: 0, blockDurationMs: HOUR / 2, now: () => T0 + 3 * HOUR };
+    let db = Tsdb.open(opts);
+    for (let t = T0; t < T0 + 3 * HOUR; t += 60_000) {
+      const app = db.appender();
+      for (let i = 0; i < 3; i++) {
+        app.append(
+          0,
+          [
+            { name: "__name__", value: "z" },
+            { name: "i", value: String(i) },
+          ],
+          t,
+          i,
+        );
+      }
+      app.commit();
+    }
+    await new Promise((r) => setImmediate(r));
+    await db.blockJobsSettled();
+    const before = readAll(db.querier(0, T0 + 2 * HOUR));
+    assert.ok(db.stats().blockFiles.length > 0);
+    db.close();
+    const sql = new Database(join(dir, "tsdb.sqlite"));
+    sql.prepare("UPDATE series SET crc = crc + 1 WHERE id = (SELECT min(id) FROM series)").run();
+    sql.close();
+    db = Tsdb.open(opts);
+    assert.equal(db.recovery.lostSeries, 0, "the damaged row's series was restored");
+    assert.equal(db.recovery.series, 3);
+    assert.deepEqual(readAll(db.querier(0, T0 + 2 * HOUR)), before);
     db.close();
   });
 });
